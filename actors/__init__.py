@@ -1,0 +1,30 @@
+"""The actor runtime: msgpack envelopes over nng, supervised actors, location-transparent refs."""
+
+from actors.actor import Actor, handles
+from actors.errors import ActorError, AskTimeout, MailboxFull, ProtocolError, RemoteError
+from actors.message import Message, message
+from actors.ring import Ring, rendezvous_owners
+from actors.supervision import RestartPolicy
+from actors.system import ActorRef, ActorSystem, SystemStatistics
+from actors.transport import Transport, TransportConfig, TransportStatistics
+
+__all__ = [
+    "Actor",
+    "ActorError",
+    "ActorRef",
+    "ActorSystem",
+    "AskTimeout",
+    "MailboxFull",
+    "Message",
+    "ProtocolError",
+    "RemoteError",
+    "RestartPolicy",
+    "Ring",
+    "SystemStatistics",
+    "Transport",
+    "TransportConfig",
+    "TransportStatistics",
+    "handles",
+    "message",
+    "rendezvous_owners",
+]

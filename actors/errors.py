@@ -1,0 +1,36 @@
+"""The actor runtime's own exceptions.
+
+Everything a peer can cause (a bad frame, an unknown actor, a timeout) is one of these, so
+callers catch a small, known set instead of transport- or codec-specific errors.
+"""
+
+from __future__ import annotations
+
+
+class ActorError(Exception):
+    """Base class of the runtime's errors."""
+
+
+class ProtocolError(ActorError):
+    """A frame or envelope that cannot be decoded, authenticated or validated."""
+
+
+class AskTimeout(ActorError):
+    """No reply arrived within the ask's timeout."""
+
+
+class RemoteError(ActorError):
+    """The target answered an ask with an error reply.
+
+    ``code`` is a short machine-readable reason (``"unknown_actor"``, ``"overloaded"``,
+    ``"handler_failed"``, ``"bad_request"``, ``"unavailable"`` ...), ``message`` is for humans.
+    """
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+
+
+class MailboxFull(ActorError):
+    """A local delivery found the target's bounded mailbox full (backpressure)."""

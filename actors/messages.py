@@ -1,0 +1,130 @@
+"""Every message type the cluster exchanges, in one place.
+
+Naming: ``<noun>.v<version>``. A change to a message's fields is a new version. Bodies carry
+only msgpack-able values (numpy arrays travel as an ext type).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from actors.message import Message, message
+
+# ---- membership (node -> coordinator) -------------------------------------------------------
+
+
+@message
+class Heartbeat(Message):
+    """A node announces itself (first beat = join) and its load; the reply is the cluster view."""
+
+    TYPE = "heartbeat.v1"
+    node_id: str
+    address: str
+    draining: bool = False
+    stats: dict[str, Any] | None = None
+
+
+@message
+class ClusterView(Message):
+    """The coordinator's view of live members, as ``[[node_id, address], ...]``, and R."""
+
+    TYPE = "cluster-view.v1"
+    members: list[list[str]]
+    replication: int
+    coordinator_id: str
+
+
+@message
+class Leave(Message):
+    """A node says it is going away (graceful shutdown): route nothing new to it."""
+
+    TYPE = "leave.v1"
+    node_id: str
+
+
+# ---- the tenant event log -------------------------------------------------------------------
+
+
+@message
+class TenantEvents(Message):
+    """Committed events of one tenant, in ascending sequence order.
+
+    Each event is ``{"seq": int, "kind": str, "data": {...}}``. ``head_seq`` is the tenant's
+    last committed sequence number as the sender knew it (0 if unknown).
+    """
+
+    TYPE = "tenant-events.v1"
+    tenant: str
+    events: list[dict[str, Any]]
+    head_seq: int = 0
+
+
+@message
+class FetchEvents(Message):
+    """Ask a coordinator for a tenant's events with ``seq > after_seq`` (at most ``limit``)."""
+
+    TYPE = "fetch-events.v1"
+    tenant: str
+    after_seq: int
+    limit: int = 5000
+
+
+# ---- estimation -----------------------------------------------------------------------------
+
+
+@message
+class EstimateRequest(Message):
+    """Estimate work items for a tenant; the owner first catches up to ``min_seq``.
+
+    Each item is ``{"title": str, "description": str, "features": {...}}``.
+    """
+
+    TYPE = "estimate.v1"
+    tenant: str
+    items: list[dict[str, Any]]
+    quantiles: list[float]
+    min_seq: int = 0
+
+
+@message
+class EstimateReply(Message):
+    """One result per requested item, in order, and the model state they came from."""
+
+    TYPE = "estimate-reply.v1"
+    results: list[dict[str, Any]]
+    model_version: str
+    seq: int
+
+
+# ---- diagnostics ----------------------------------------------------------------------------
+
+
+@message
+class Ping(Message):
+    """Liveness probe; answered with :class:`Pong`."""
+
+    TYPE = "ping.v1"
+    payload: str = ""
+
+
+@message
+class Pong(Message):
+    """Answer to :class:`Ping`, echoing its payload."""
+
+    TYPE = "pong.v1"
+    payload: str = ""
+
+
+@message
+class Crash(Message):
+    """Makes a test actor raise (fault injection in tests; no production actor handles it)."""
+
+    TYPE = "crash.v1"
+    reason: str = ""
+
+
+@message
+class Ack(Message):
+    """The reply to an ask whose handler returned nothing."""
+
+    TYPE = "ack.v1"

@@ -1,0 +1,256 @@
+"""The nng transport: one inbox per process, one batching sender per peer.
+
+Each process listens on its inbox (a Pull0 socket). To reach a peer it dials the peer's inbox
+with a Push0 socket; nng reconnects by itself when the peer restarts. Outbound envelopes wait in
+a bounded per-peer queue; the peer's sender task takes whatever is queued (up to the frame size
+and batch limits) and sends it as one frame, so a busy link amortises per-frame costs while a
+quiet one sends each message at once: no message waits for a batch to fill.
+
+Inbound frames are untrusted: anything that fails to decode or authenticate is dropped and
+counted, and never stops the receive loop.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import anyio
+import pynng
+from anyio.abc import TaskGroup, TaskStatus
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+
+from actors.errors import ProtocolError
+from actors.wire import (
+    ENTRY_OVERHEAD,
+    FRAME_OVERHEAD,
+    Envelope,
+    decode_frame,
+    encode_envelope,
+    encode_frame,
+)
+
+log = logging.getLogger("reckon.transport")
+
+
+@dataclass(frozen=True)
+class TransportConfig:
+    """Limits and timings of the transport (all bounded, all from configuration)."""
+
+    max_frame_bytes: int = 8 * 1024 * 1024
+    max_batch: int = 256
+    peer_queue: int = 4096
+    send_timeout_ms: int = 2000
+    reconnect_min_ms: int = 50
+    reconnect_max_ms: int = 1000
+
+
+@dataclass(frozen=True)
+class TransportStatistics:
+    """A snapshot of the transport's counters."""
+
+    frames_in: int
+    frames_out: int
+    envelopes_in: int
+    envelopes_out: int
+    bytes_in: int
+    bytes_out: int
+    frames_dropped: int
+    envelopes_dropped: int
+    send_dropped: int
+    peers: int
+    peers_connected: int
+
+
+@dataclass
+class _Counters:
+    frames_in: int = 0
+    frames_out: int = 0
+    envelopes_in: int = 0
+    envelopes_out: int = 0
+    bytes_in: int = 0
+    bytes_out: int = 0
+    frames_dropped: int = 0
+    envelopes_dropped: int = 0
+    send_dropped: int = 0
+
+
+@dataclass
+class _Peer:
+    address: str
+    socket: pynng.Socket
+    send: MemoryObjectSendStream[bytes]
+    receive: MemoryObjectReceiveStream[bytes]
+    pipes: set[int] = field(default_factory=set)
+
+
+class Transport:
+    """Sends envelopes to peers' inboxes and hands envelopes arriving at ours to ``deliver``."""
+
+    def __init__(self, listen: str, secret: bytes, config: TransportConfig | None = None) -> None:
+        if not secret:
+            raise ValueError("a cluster secret is required")
+        self.address = listen
+        self._secret = secret
+        self._config = config or TransportConfig()
+        self._peers: dict[str, _Peer] = {}
+        self._counters = _Counters()
+        self._tg: TaskGroup | None = None
+        self._inbox: pynng.Socket | None = None
+
+    async def run(
+        self,
+        deliver: Callable[[Envelope], None],
+        *,
+        task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED,
+    ) -> None:
+        """Listen on the inbox and run the peer senders until cancelled.
+
+        ``deliver`` is called synchronously for every good inbound envelope. On cancellation
+        all sockets are closed; envelopes still queued for peers are dropped.
+        """
+        cfg = self._config
+        inbox = pynng.Pull0(recv_max_size=cfg.max_frame_bytes + (1 << 20))
+        try:
+            inbox.listen(self.address)
+        except pynng.NNGException as e:
+            inbox.close()
+            raise OSError(f"cannot listen on {self.address}: {e}") from e
+        self._inbox = inbox
+        try:
+            async with anyio.create_task_group() as tg:
+                self._tg = tg
+                for peer in self._peers.values():
+                    tg.start_soon(self._sender, peer)
+                task_status.started()
+                await self._receive_loop(inbox, deliver)
+        finally:
+            self._tg = None
+            inbox.close()
+            for peer in self._peers.values():
+                peer.socket.close()
+            self._peers.clear()
+
+    async def _receive_loop(self, inbox: pynng.Socket, deliver: Callable[[Envelope], None]) -> None:
+        c = self._counters
+        while True:
+            frame = await inbox.arecv()
+            c.frames_in += 1
+            c.bytes_in += len(frame)
+            try:
+                decoded = decode_frame(frame, self._secret, self._config.max_frame_bytes)
+            except ProtocolError as e:
+                c.frames_dropped += 1
+                log.warning("dropped frame: %s", e)
+                continue
+            c.envelopes_dropped += decoded.dropped
+            c.envelopes_in += len(decoded.envelopes)
+            for env in decoded.envelopes:
+                deliver(env)
+
+    def send(self, address: str, env: Envelope) -> bool:
+        """Queue ``env`` for the peer at ``address``; False if dropped (queue full).
+
+        Encoding happens here, in the caller's task, so an unencodable or oversized message
+        fails for its sender (``TypeError`` / :class:`ProtocolError`) instead of a whole batch.
+        """
+        data = encode_envelope(env)
+        if len(data) + FRAME_OVERHEAD + ENTRY_OVERHEAD > self._config.max_frame_bytes:
+            raise ProtocolError(
+                f"message of {len(data)} bytes exceeds the frame limit "
+                f"{self._config.max_frame_bytes}"
+            )
+        peer = self._peers.get(address) or self._open_peer(address)
+        try:
+            peer.send.send_nowait(data)
+        except anyio.WouldBlock:
+            self._counters.send_dropped += 1
+            return False
+        return True
+
+    def is_connected(self, address: str) -> bool:
+        """Whether an nng pipe to ``address`` is up right now (False if never dialled)."""
+        peer = self._peers.get(address)
+        return bool(peer and peer.pipes)
+
+    def forget_peer(self, address: str) -> None:
+        """Close the link to a peer that left; a later send dials it afresh."""
+        peer = self._peers.pop(address, None)
+        if peer is not None:
+            peer.send.close()
+            peer.socket.close()
+
+    def _open_peer(self, address: str) -> _Peer:
+        cfg = self._config
+        sock = pynng.Push0(
+            send_timeout=cfg.send_timeout_ms,
+            reconnect_time_min=cfg.reconnect_min_ms,
+            reconnect_time_max=cfg.reconnect_max_ms,
+        )
+        send, receive = anyio.create_memory_object_stream[bytes](cfg.peer_queue)
+        peer = _Peer(address, sock, send, receive)
+        # nng calls these from its own threads; a set add/discard is atomic under the GIL.
+        sock.add_post_pipe_connect_cb(lambda pipe: peer.pipes.add(id(pipe)))
+        sock.add_post_pipe_remove_cb(lambda pipe: peer.pipes.discard(id(pipe)))
+        sock.dial(address, block=False)
+        self._peers[address] = peer
+        if self._tg is not None:
+            self._tg.start_soon(self._sender, peer)
+        return peer
+
+    async def _sender(self, peer: _Peer) -> None:
+        cfg = self._config
+        budget = cfg.max_frame_bytes - FRAME_OVERHEAD
+        async with peer.receive:
+            async for first in peer.receive:
+                batch = [first]
+                size = len(first) + ENTRY_OVERHEAD
+                while len(batch) < cfg.max_batch:
+                    try:
+                        nxt = peer.receive.receive_nowait()
+                    except (anyio.WouldBlock, anyio.EndOfStream):
+                        break
+                    if size + len(nxt) + ENTRY_OVERHEAD > budget:
+                        # Too big to join this frame: it leads the next one.
+                        await self._send_frame(peer, batch)
+                        batch, size = [], 0
+                    batch.append(nxt)
+                    size += len(nxt) + ENTRY_OVERHEAD
+                if batch:
+                    await self._send_frame(peer, batch)
+
+    async def _send_frame(self, peer: _Peer, batch: list[bytes]) -> None:
+        c = self._counters
+        frame = encode_frame(batch, self._secret)
+        try:
+            await peer.socket.asend(frame)
+        except pynng.Timeout:
+            c.send_dropped += len(batch)
+            log.warning(
+                "peer did not take a frame in time peer=%s dropped=%d", peer.address, len(batch)
+            )
+            return
+        except pynng.Closed:
+            c.send_dropped += len(batch)
+            return
+        c.frames_out += 1
+        c.envelopes_out += len(batch)
+        c.bytes_out += len(frame)
+
+    def statistics(self) -> TransportStatistics:
+        """A frozen snapshot of the counters."""
+        c = self._counters
+        return TransportStatistics(
+            frames_in=c.frames_in,
+            frames_out=c.frames_out,
+            envelopes_in=c.envelopes_in,
+            envelopes_out=c.envelopes_out,
+            bytes_in=c.bytes_in,
+            bytes_out=c.bytes_out,
+            frames_dropped=c.frames_dropped,
+            envelopes_dropped=c.envelopes_dropped,
+            send_dropped=c.send_dropped,
+            peers=len(self._peers),
+            peers_connected=sum(1 for p in self._peers.values() if p.pipes),
+        )

@@ -1,0 +1,210 @@
+"""The actor system over real nng sockets: ask/tell, batching, supervision, backpressure."""
+
+from __future__ import annotations
+
+import anyio
+import pynng
+import pytest
+
+from actors import Actor, ActorSystem, AskTimeout, RemoteError, Transport, handles
+from actors.messages import Ack, Crash, Ping, Pong
+from actors.supervision import RestartPolicy
+from tests.ports import free_tcp_address
+
+SECRET = b"s3cret"
+BACKENDS = ["trio", "asyncio"]
+
+
+class Echo(Actor):
+    started_count = 0
+
+    async def started(self) -> None:
+        Echo.started_count += 1
+
+    @handles(Ping)
+    async def ping(self, msg: Ping, sender: str) -> Pong:
+        return Pong(msg.payload)
+
+    @handles(Crash)
+    async def crash(self, msg: Crash, sender: str) -> None:
+        raise RuntimeError(msg.reason)
+
+
+class Slow(Actor):
+    mailbox_size = 2
+
+    @handles(Ping)
+    async def ping(self, msg: Ping, sender: str) -> Pong:
+        await anyio.sleep(0.5)
+        return Pong(msg.payload)
+
+
+class Counter(Actor):
+    seen: list[str] = []
+
+    @handles(Ping)
+    async def ping(self, msg: Ping, sender: str) -> None:
+        Counter.seen.append(msg.payload)
+
+
+def make_system(**kw) -> ActorSystem:
+    return ActorSystem(Transport(free_tcp_address(), SECRET), **kw)
+
+
+async def _pair(tg, **kw):
+    a, b = make_system(**kw), make_system(**kw)
+    await tg.start(a.run)
+    await tg.start(b.run)
+    return a, b
+
+
+@pytest.mark.parametrize("anyio_backend", BACKENDS)
+@pytest.mark.anyio
+async def test_remote_and_local_ask_look_the_same(anyio_backend):
+    async with anyio.create_task_group() as tg:
+        a, b = await _pair(tg)
+        b.spawn("echo", Echo)
+        remote = a.ref(b.address, "echo")
+        local = b.ref(b.address, "echo")
+        assert await remote.ask(Ping("x"), timeout=5) == Pong("x")
+        assert await local.ask(Ping("y"), timeout=5) == Pong("y")
+        tg.cancel_scope.cancel()
+
+
+@pytest.mark.parametrize("anyio_backend", BACKENDS)
+@pytest.mark.anyio
+async def test_many_concurrent_asks_are_batched_into_fewer_frames(anyio_backend):
+    async with anyio.create_task_group() as tg:
+        a, b = await _pair(tg)
+        b.spawn("echo", Echo)
+        ref = a.ref(b.address, "echo")
+        await ref.ask(Ping("warm"), timeout=5)
+        before = a.transport.statistics()
+        results: list[Pong] = []
+
+        async def one(i: int) -> None:
+            results.append(await ref.ask(Ping(str(i)), timeout=10))  # type: ignore[arg-type]
+
+        async with anyio.create_task_group() as inner:
+            for i in range(500):
+                inner.start_soon(one, i)
+        after = a.transport.statistics()
+        assert sorted(int(r.payload) for r in results) == list(range(500))
+        sent = after.envelopes_out - before.envelopes_out
+        frames = after.frames_out - before.frames_out
+        assert sent == 500
+        assert frames < sent  # several messages shared a frame
+        tg.cancel_scope.cancel()
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("anyio_backend", ["trio"])
+async def test_failing_handler_gets_error_reply_and_actor_restarts(anyio_backend):
+    Echo.started_count = 0
+    async with anyio.create_task_group() as tg:
+        a, b = await _pair(tg, restart_policy=RestartPolicy(min_backoff=0.01, max_backoff=0.05))
+        b.spawn("echo", Echo)
+        ref = a.ref(b.address, "echo")
+        with pytest.raises(RemoteError) as err:
+            await ref.ask(Crash("boom"), timeout=5)
+        assert err.value.code == "handler_failed" and "boom" in err.value.message
+        # The restarted actor answers again; the process is intact.
+        assert await ref.ask(Ping("after"), timeout=5) == Pong("after")
+        assert Echo.started_count == 2
+        assert b.statistics().restarts == 1
+        tg.cancel_scope.cancel()
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("anyio_backend", ["trio"])
+async def test_full_mailbox_answers_overloaded(anyio_backend):
+    async with anyio.create_task_group() as tg:
+        a, b = await _pair(tg)
+        b.spawn("slow", Slow)
+        ref = a.ref(b.address, "slow")
+        outcomes: list[str] = []
+
+        async def one() -> None:
+            try:
+                await ref.ask(Ping(""), timeout=10)
+                outcomes.append("ok")
+            except RemoteError as e:
+                outcomes.append(e.code)
+
+        async with anyio.create_task_group() as inner:
+            for _ in range(8):
+                inner.start_soon(one)
+        assert "overloaded" in outcomes and "ok" in outcomes
+        assert b.statistics().overloaded >= 1
+        tg.cancel_scope.cancel()
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("anyio_backend", ["trio"])
+async def test_unknown_actor_and_spawn_on_demand(anyio_backend):
+    async with anyio.create_task_group() as tg:
+        a = make_system()
+        b = make_system(spawn_missing=lambda name: Echo if name.startswith("echo:") else None)
+        await tg.start(a.run)
+        await tg.start(b.run)
+        with pytest.raises(RemoteError) as err:
+            await a.ref(b.address, "nobody").ask(Ping(""), timeout=5)
+        assert err.value.code == "unknown_actor"
+        assert await a.ref(b.address, "echo:t1").ask(Ping("z"), timeout=5) == Pong("z")
+        assert b.has_actor("echo:t1")
+        tg.cancel_scope.cancel()
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("anyio_backend", ["trio"])
+async def test_ask_to_a_dead_peer_times_out(anyio_backend):
+    async with anyio.create_task_group() as tg:
+        a = make_system()
+        await tg.start(a.run)
+        with pytest.raises(AskTimeout):
+            await a.ref(free_tcp_address(), "echo").ask(Ping(""), timeout=0.3)
+        tg.cancel_scope.cancel()
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("anyio_backend", ["trio"])
+async def test_malformed_frames_are_dropped_and_counted(anyio_backend):
+    async with anyio.create_task_group() as tg:
+        a, b = await _pair(tg)
+        b.spawn("echo", Echo)
+        with pynng.Push0(dial=b.address) as raw:
+            for junk in [b"", b"hello", b"RKN1" + b"\0" * 40, b"\xff" * 5000]:
+                await raw.asend(junk)
+            await anyio.sleep(0.3)
+        assert b.transport.statistics().frames_dropped == 4
+        assert await a.ref(b.address, "echo").ask(Ping("alive"), timeout=5) == Pong("alive")
+        tg.cancel_scope.cancel()
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("anyio_backend", ["trio"])
+async def test_drain_finishes_queued_work_then_refuses(anyio_backend):
+    Counter.seen = []
+    async with anyio.create_task_group() as tg:
+        a = make_system()
+        await tg.start(a.run)
+        ref = a.spawn("count", Counter)
+        for i in range(50):
+            assert ref.tell(Ping(str(i)))
+        assert await a.drain(timeout=5)
+        assert Counter.seen == [str(i) for i in range(50)]
+        with pytest.raises(RemoteError) as err:
+            await ref.ask(Ping(""), timeout=1)
+        assert err.value.code == "unavailable"
+        tg.cancel_scope.cancel()
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("anyio_backend", ["trio"])
+async def test_handler_returning_none_acks(anyio_backend):
+    async with anyio.create_task_group() as tg:
+        a = make_system()
+        await tg.start(a.run)
+        ref = a.spawn("count", Counter)
+        assert await ref.ask(Ping("q"), timeout=5) == Ack()
+        tg.cancel_scope.cancel()
