@@ -1,7 +1,14 @@
 """The actor runtime: msgpack envelopes over nng, supervised actors, location-transparent refs."""
 
 from actors.actor import Actor, handles
-from actors.errors import ActorError, AskTimeout, MailboxFull, ProtocolError, RemoteError
+from actors.errors import (
+    ActorError,
+    AskTimeout,
+    MailboxFull,
+    ProtocolError,
+    Refused,
+    RemoteError,
+)
 from actors.message import Message, message
 from actors.ring import Ring, rendezvous_owners
 from actors.supervision import RestartPolicy
@@ -17,6 +24,7 @@ __all__ = [
     "MailboxFull",
     "Message",
     "ProtocolError",
+    "Refused",
     "RemoteError",
     "RestartPolicy",
     "Ring",

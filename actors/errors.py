@@ -34,3 +34,15 @@ class RemoteError(ActorError):
 
 class MailboxFull(ActorError):
     """A local delivery found the target's bounded mailbox full (backpressure)."""
+
+
+class Refused(ActorError):
+    """Raised by a handler to answer an ask with an error without being a failure.
+
+    The asker gets a :class:`RemoteError` with this ``code``; the actor is not restarted.
+    """
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message

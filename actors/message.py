@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import types
 import typing
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, TypeVar, dataclass_transform
 
 import numpy as np
 
@@ -54,6 +54,7 @@ class Message:
 M = TypeVar("M", bound=Message)
 
 
+@dataclass_transform(frozen_default=True)
 def message(cls: type[M]) -> type[M]:
     """Class decorator: make ``cls`` a frozen dataclass and register its ``TYPE``."""
     if not cls.TYPE:

@@ -18,7 +18,7 @@ from anyio.abc import TaskGroup, TaskStatus
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from actors.actor import Actor, Delivery
-from actors.errors import AskTimeout, ProtocolError, RemoteError
+from actors.errors import AskTimeout, ProtocolError, Refused, RemoteError
 from actors.message import Message, decode_message
 from actors.messages import Ack
 from actors.supervision import RestartPolicy, RestartTracker
@@ -248,6 +248,11 @@ class ActorSystem:
             return
         try:
             result = await handler(d.message, d.sender)
+        except Refused as e:
+            cell.handled += 1
+            if d.kind is Kind.ASK:
+                self._reply_error(d.sender, d.correlation_id, e.code, e.message)
+            return
         except Exception as e:
             cell.failed += 1
             if d.kind is Kind.ASK:

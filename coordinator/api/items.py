@@ -1,0 +1,108 @@
+"""Work items: bulk import (JSON or CSV), actual effort, lookup."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import asyncpg
+from starlette.requests import Request
+from starlette.responses import Response
+
+from coordinator.api.common import json_response, state_of
+from coordinator.problems import InvalidInput, NotFound, ServiceUnavailable, UnsupportedMediaType
+from coordinator.store import events as event_log
+from coordinator.store import items as item_store
+from coordinator.store import ledger
+from coordinator.store.events import Event
+from coordinator.validation import (
+    parse_effort,
+    parse_item_id,
+    parse_items_csv,
+    parse_items_json,
+    parse_json,
+    read_body,
+)
+from coordinator.writes import check_idempotency_key, idempotent_write, request_fingerprint
+
+
+async def import_items(request: Request) -> Response:
+    """``POST /v1/items``: create or replace items; items with ``actual`` teach the model."""
+    st = state_of(request)
+    grant = await st.keys.verify(request, "write")
+    key = check_idempotency_key(request.headers.get("idempotency-key"))
+    body = await read_body(request, st.config.max_body_bytes)
+    ctype = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
+    if ctype == "text/csv":
+        items = parse_items_csv(body, st.config.max_import_items)
+    elif ctype in ("application/json", ""):
+        items = parse_items_json(parse_json(body), st.config.max_import_items)
+    else:
+        raise UnsupportedMediaType(f"send application/json or text/csv, not {ctype}")
+    tenant = grant.tenant_id
+
+    async def write(conn: asyncpg.Connection) -> tuple[int, dict[str, Any], list[Event]]:
+        appended = await event_log.append(conn, tenant, [("item", it) for it in items])
+        await item_store.upsert_many(conn, tenant, [(it, e.seq) for it, e in
+                                                    zip(items, appended, strict=True)])
+        response = {
+            "imported": len(items),
+            "with_actual": sum(1 for it in items if "actual" in it),
+            "ids": [it["id"] for it in items],
+            "seq": appended[-1].seq,
+        }
+        return 201, response, appended
+
+    fp = request_fingerprint("POST", request.url.path, body)
+    status, response, replayed = await idempotent_write(st.pool, st.router, tenant, key, fp,
+                                                        write)
+    return json_response(response, status, {"Idempotent-Replayed": "true"} if replayed else None)
+
+
+async def record_actual(request: Request) -> Response:
+    """``POST /v1/items/{id}/actual``: the real effort of a finished item."""
+    st = state_of(request)
+    grant = await st.keys.verify(request, "write")
+    key = check_idempotency_key(request.headers.get("idempotency-key"))
+    item_id = parse_item_id(request.path_params["item_id"], "id")
+    body = await read_body(request, 64 * 1024)
+    data = parse_json(body)
+    if not isinstance(data, dict):
+        raise InvalidInput("send {\"effort\": <positive number>}", field="effort")
+    unknown = set(data) - {"effort"}
+    if unknown:
+        raise InvalidInput(f"unknown fields {sorted(unknown)}; send only 'effort'",
+                           field=sorted(unknown)[0])
+    if "effort" not in data:
+        raise InvalidInput("effort is required", field="effort")
+    effort = parse_effort(data["effort"], "effort")
+    tenant = grant.tenant_id
+
+    async def write(conn: asyncpg.Connection) -> tuple[int, dict[str, Any], list[Event]]:
+        if not await item_store.exists(conn, tenant, item_id):
+            raise NotFound(f"no item {item_id!r}; import it first with POST /v1/items",
+                           field="id")
+        appended = await event_log.append(conn, tenant, [("actual",
+                                                          {"id": item_id, "effort": effort})])
+        await item_store.set_actual(conn, tenant, item_id, effort, appended[0].seq)
+        return 200, {"id": item_id, "actual": effort, "seq": appended[0].seq}, appended
+
+    fp = request_fingerprint("POST", request.url.path, body)
+    status, response, replayed = await idempotent_write(st.pool, st.router, tenant, key, fp,
+                                                        write)
+    return json_response(response, status, {"Idempotent-Replayed": "true"} if replayed else None)
+
+
+async def get_item(request: Request) -> Response:
+    """``GET /v1/items/{id}``: the item, its actual and the estimates issued for it."""
+    st = state_of(request)
+    grant = await st.keys.verify(request, "read")
+    item_id = parse_item_id(request.path_params["item_id"], "id")
+    try:
+        item = await item_store.get(st.pool, grant.tenant_id, item_id)
+        if item is None:
+            raise NotFound(f"no item {item_id!r}", field="id")
+        item["estimates"] = await ledger.for_item(st.pool, grant.tenant_id, item_id)
+    except (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError) as e:
+        raise ServiceUnavailable("the database is unreachable; retry shortly",
+                                 headers={"Retry-After": "1"}) from e
+    return json_response(item)

@@ -1,0 +1,59 @@
+"""``reckon``: the command line (each subcommand imports only what it needs)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+
+
+def _coordinator(argv: list[str]) -> int:
+    from coordinator.main import main
+
+    return main(argv)
+
+
+def _node(argv: list[str]) -> int:
+    from node.main import main
+
+    return main(argv)
+
+
+def _demo(argv: list[str]) -> int:
+    from coordinator.demo import main
+
+    return main(argv)
+
+
+def _tenant(argv: list[str]) -> int:
+    from coordinator.tenant_cli import main
+
+    return main(argv)
+
+
+COMMANDS: dict[str, tuple[Callable[[list[str]], int], str]] = {
+    "demo": (_demo, "run a whole cluster on this machine with a demo tenant"),
+    "coordinator": (_coordinator, "run a coordinator (HTTP API, routing, persistence)"),
+    "node": (_node, "run a node process hosting actors"),
+    "tenant": (_tenant, "create tenants and API keys"),
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Dispatch to a subcommand."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0] in ("-h", "--help"):
+        parser = argparse.ArgumentParser(prog="reckon", description="Effort estimation service.")
+        parser.print_help()
+        print("\ncommands:")
+        for name, (_, text) in COMMANDS.items():
+            print(f"  {name:<12} {text}")
+        return 0 if args else 2
+    if args[0] not in COMMANDS:
+        print(f"reckon: unknown command {args[0]!r}; try 'reckon --help'", file=sys.stderr)
+        return 2
+    return COMMANDS[args[0]][0](args[1:])
+
+
+if __name__ == "__main__":
+    sys.exit(main())

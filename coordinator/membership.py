@@ -1,0 +1,105 @@
+"""Cluster membership from node heartbeats, and the ring built from it.
+
+A node is live while its last heartbeat is younger than ``heartbeat_timeout`` and it has not
+said it is leaving (draining). Every coordinator applies the same rule to the same beats, so
+coordinators agree on the ring without talking to each other (up to one timeout of skew).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from actors.ring import Ring
+
+
+@dataclass
+class NodeInfo:
+    """What the coordinator knows of one node."""
+
+    node_id: str
+    address: str
+    last_seen: float
+    draining: bool = False
+    stats: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class MembershipStatistics:
+    """A snapshot of membership."""
+
+    known: int
+    live: int
+    draining: int
+    ring_changes: int
+
+
+class Membership:
+    """Tracks nodes and hands out the current :class:`Ring` of live, non-draining nodes."""
+
+    def __init__(self, heartbeat_timeout: float, replication: int,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.heartbeat_timeout = heartbeat_timeout
+        self.replication = replication
+        self._clock = clock
+        self._nodes: dict[str, NodeInfo] = {}
+        self._ring = Ring([], replication)
+        self._ring_changes = 0
+
+    def beat(self, node_id: str, address: str, draining: bool,
+             stats: dict[str, Any] | None) -> None:
+        """Record a heartbeat (the first one is the node joining)."""
+        info = self._nodes.get(node_id)
+        if info is None:
+            self._nodes[node_id] = NodeInfo(node_id, address, self._clock(), draining, stats)
+        else:
+            info.address, info.last_seen = address, self._clock()
+            info.draining, info.stats = draining, stats
+
+    def leave(self, node_id: str) -> None:
+        """A node said it is going: stop routing to it now."""
+        info = self._nodes.get(node_id)
+        if info is not None:
+            info.draining = True
+
+    def live(self) -> list[NodeInfo]:
+        """Nodes that beat recently and are not draining."""
+        deadline = self._clock() - self.heartbeat_timeout
+        return [n for n in self._nodes.values() if n.last_seen >= deadline and not n.draining]
+
+    def ring(self) -> Ring:
+        """The ring of live nodes (rebuilt only when the live set changes)."""
+        live = sorted(n.node_id for n in self.live())
+        if tuple(live) != self._ring.members:
+            self._ring = Ring(live, self.replication)
+            self._ring_changes += 1
+        return self._ring
+
+    def address_of(self, node_id: str) -> str | None:
+        """A node's inbox address."""
+        info = self._nodes.get(node_id)
+        return info.address if info else None
+
+    def nodes(self) -> list[NodeInfo]:
+        """Every known node, live or not."""
+        return list(self._nodes.values())
+
+    def forget_dead(self, older_than: float) -> list[NodeInfo]:
+        """Drop nodes silent for ``older_than`` seconds; return them."""
+        deadline = self._clock() - older_than
+        gone = [n for n in self._nodes.values() if n.last_seen < deadline]
+        for n in gone:
+            del self._nodes[n.node_id]
+        return gone
+
+    def statistics(self) -> MembershipStatistics:
+        """A frozen snapshot."""
+        live = self.live()
+        return MembershipStatistics(
+            known=len(self._nodes),
+            live=len(live),
+            draining=sum(1 for n in self._nodes.values() if n.draining),
+            ring_changes=self._ring_changes,
+        )

@@ -1,0 +1,140 @@
+"""The OpenAPI 3.1 document of the HTTP API (kept beside the code it describes)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from coordinator import __version__
+
+_PROBLEM = {"$ref": "#/components/responses/Problem"}
+_STD_ERRORS = {"400": _PROBLEM, "401": _PROBLEM, "403": _PROBLEM, "413": _PROBLEM,
+               "415": _PROBLEM, "422": _PROBLEM, "503": _PROBLEM}
+
+
+def _json(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"content": {"application/json": {"schema": schema}}}
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+_IDEMPOTENCY = {"name": "Idempotency-Key", "in": "header", "required": False,
+                "schema": {"type": "string", "maxLength": 200},
+                "description": "Retrying with the same key returns the first response."}
+_ITEM_ID = {"name": "item_id", "in": "path", "required": True, "schema": {"type": "string"}}
+
+_SCHEMAS: dict[str, Any] = {
+    "Features": {"type": "object", "maxProperties": 200,
+                 "additionalProperties": {"type": ["number", "string", "boolean", "null"]}},
+    "EstimateInput": {
+        "type": "object", "required": ["title"], "additionalProperties": False,
+        "properties": {
+            "title": {"type": "string", "minLength": 1, "maxLength": 1000},
+            "description": {"type": "string", "maxLength": 50000},
+            "features": _ref("Features"),
+            "item_id": {"type": "string", "description": "links the estimate to an item"},
+            "quantiles": {"type": "array", "items": {"type": "number", "exclusiveMinimum": 0,
+                                                      "exclusiveMaximum": 1}},
+            "min_seq": {"type": "integer", "minimum": 0,
+                        "description": "reflect at least this write (read-your-writes)"},
+        },
+    },
+    "Estimate": {
+        "type": "object",
+        "required": ["id", "p10", "p50", "p90", "quantiles", "model_version", "analogies"],
+        "properties": {
+            "id": {"type": "string"}, "item_id": {"type": ["string", "null"]},
+            "p10": {"type": "number"}, "p50": {"type": "number"}, "p90": {"type": "number"},
+            "point": {"type": "number"},
+            "quantiles": {"type": "object", "additionalProperties": {"type": "number"}},
+            "model_version": {"type": "string"}, "seq": {"type": "integer"},
+            "analogies": {"type": "array", "items": {"type": "object", "properties": {
+                "id": {"type": "string"}, "title": {"type": "string"},
+                "effort": {"type": "number"}, "similarity": {"type": "number"}}}},
+            "drivers": {"type": "array", "items": {"type": "object", "properties": {
+                "feature": {"type": "string"}, "effect": {"type": "number"}}}},
+        },
+    },
+    "ItemInput": {
+        "type": "object", "required": ["title"], "additionalProperties": False,
+        "properties": {
+            "id": {"type": "string", "maxLength": 200},
+            "title": {"type": "string", "minLength": 1, "maxLength": 1000},
+            "description": {"type": "string", "maxLength": 50000},
+            "features": _ref("Features"),
+            "actual": {"type": "number", "exclusiveMinimum": 0},
+        },
+    },
+    "Problem": {
+        "type": "object", "required": ["type", "title", "status", "detail"],
+        "properties": {"type": {"type": "string"}, "title": {"type": "string"},
+                       "status": {"type": "integer"}, "detail": {"type": "string"},
+                       "instance": {"type": "string"}, "field": {"type": "string"}},
+    },
+}
+
+
+def openapi_document() -> dict[str, Any]:
+    """The API description served at ``/openapi.json``."""
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "reckon", "version": __version__,
+                 "description": "Effort estimates as calibrated distributions, per tenant."},
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "schemas": _SCHEMAS,
+            "responses": {"Problem": {"description": "An error (RFC 9457)", "content": {
+                "application/problem+json": {"schema": _ref("Problem")}}}},
+        },
+        "security": [{"bearer": []}],
+        "paths": {
+            "/v1/estimates": {"post": {
+                "summary": "Estimate one work item", "requestBody": _json(_ref("EstimateInput")),
+                "responses": {"200": {"description": "the estimate", **_json(_ref("Estimate"))},
+                              **_STD_ERRORS}}},
+            "/v1/estimates/batch": {"post": {
+                "summary": "Estimate many work items",
+                "requestBody": _json({"type": "object", "required": ["items"], "properties": {
+                    "items": {"type": "array", "items": _ref("EstimateInput"), "maxItems": 1000},
+                    "quantiles": {"type": "array", "items": {"type": "number"}},
+                    "min_seq": {"type": "integer"}}}),
+                "responses": {"200": {"description": "estimates in request order", **_json({
+                    "type": "object", "properties": {
+                        "estimates": {"type": "array", "items": _ref("Estimate")},
+                        "count": {"type": "integer"}}})}, **_STD_ERRORS}}},
+            "/v1/items": {"post": {
+                "summary": "Import work items (JSON or CSV)", "parameters": [_IDEMPOTENCY],
+                "requestBody": {"content": {
+                    "application/json": {"schema": {"type": "object", "properties": {
+                        "items": {"type": "array", "items": _ref("ItemInput")}}}},
+                    "text/csv": {"schema": {"type": "string", "description":
+                                 "header: id,title,description,actual (or effort), then "
+                                 "feature columns"}}}},
+                "responses": {"201": {"description": "imported", **_json({
+                    "type": "object", "properties": {
+                        "imported": {"type": "integer"}, "ids": {"type": "array"},
+                        "seq": {"type": "integer"}}})}, **_STD_ERRORS}}},
+            "/v1/items/{item_id}": {"get": {
+                "summary": "An item with its actual and issued estimates",
+                "parameters": [_ITEM_ID],
+                "responses": {"200": {"description": "the item"}, "404": _PROBLEM,
+                              **_STD_ERRORS}}},
+            "/v1/items/{item_id}/actual": {"post": {
+                "summary": "Record the actual effort of an item",
+                "parameters": [_ITEM_ID, _IDEMPOTENCY],
+                "requestBody": _json({"type": "object", "required": ["effort"], "properties": {
+                    "effort": {"type": "number", "exclusiveMinimum": 0}}}),
+                "responses": {"200": {"description": "recorded"}, "404": _PROBLEM,
+                              **_STD_ERRORS}}},
+            "/v1/cluster": {"get": {"summary": "Cluster membership",
+                                    "responses": {"200": {"description": "members"}}}},
+            "/health": {"get": {"summary": "Liveness", "security": [],
+                                "responses": {"200": {"description": "up"}}}},
+            "/ready": {"get": {"summary": "Readiness", "security": [],
+                               "responses": {"200": {"description": "ready"},
+                                             "503": {"description": "not ready"}}}},
+            "/metrics": {"get": {"summary": "Prometheus metrics", "security": [],
+                                 "responses": {"200": {"description": "text exposition"}}}},
+        },
+    }

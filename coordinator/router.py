@@ -1,0 +1,124 @@
+"""Routing between the HTTP layer and the nodes: write fan-out and hedged reads.
+
+Writes: after an event batch is committed, it is sent to every owner of the tenant. A lost
+send is repaired by the owner itself (it fetches missing events on the next gap or read).
+
+Reads: the first owner is asked; if it has not answered within ``hedge_delay``, or answers an
+error, the next candidate is asked too, and the first good answer wins. Owners whose link is
+known to be down are tried last.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import anyio
+
+from actors import ActorSystem, AskTimeout, Message, RemoteError
+from actors.messages import TenantEvents
+from coordinator.membership import Membership
+from coordinator.store.events import Event
+
+ESTIMATOR_PREFIX = "estimator:"
+
+
+class NoNodesAvailable(Exception):
+    """No live node could answer (none joined yet, or all candidates failed)."""
+
+
+@dataclass(frozen=True)
+class RouterStatistics:
+    """Counters of the router."""
+
+    reads: int
+    hedged: int
+    failed_reads: int
+    events_published: int
+    publish_dropped: int
+
+
+class Router:
+    """Sends events to owners and reads from the first owner that answers."""
+
+    def __init__(self, system: ActorSystem, membership: Membership, *, hedge_delay: float,
+                 timeout: float) -> None:
+        self.system = system
+        self.membership = membership
+        self.hedge_delay = hedge_delay
+        self.timeout = timeout
+        self._heads: dict[str, int] = {}
+        self._reads = self._hedged = self._failed = self._published = self._dropped = 0
+
+    def known_head(self, tenant: str) -> int:
+        """The highest seq this coordinator committed for the tenant (0 if none seen)."""
+        return self._heads.get(tenant, 0)
+
+    def publish(self, tenant: str, events: list[Event]) -> None:
+        """Send committed events to every owner of the tenant."""
+        if not events:
+            return
+        head = events[-1].seq
+        if head > self._heads.get(tenant, 0):
+            self._heads[tenant] = head
+        ring = self.membership.ring()
+        msg = TenantEvents(tenant, [e.to_wire() for e in events], head)
+        for node_id in ring.owners(tenant):
+            address = self.membership.address_of(node_id)
+            if address is None:
+                continue
+            if self.system.tell(address, ESTIMATOR_PREFIX + tenant, msg):
+                self._published += len(events)
+            else:
+                self._dropped += len(events)
+
+    def candidates(self, tenant: str) -> list[str]:
+        """Addresses to ask for a read, best first: owners, then one spare node."""
+        ring = self.membership.ring()
+        preference = ring.preference(tenant)
+        chosen = preference[: ring.replication + 1]
+        addresses = [a for a in (self.membership.address_of(n) for n in chosen) if a]
+        up = [a for a in addresses if self.system.transport.is_connected(a)]
+        down = [a for a in addresses if a not in up]
+        return up + down
+
+    async def read(self, tenant: str, msg: Message) -> Message:
+        """Ask the tenant's owners with hedging; raise :class:`NoNodesAvailable` if none answer."""
+        self._reads += 1
+        candidates = self.candidates(tenant)
+        if not candidates:
+            self._failed += 1
+            raise NoNodesAvailable("no node has joined the cluster yet")
+        target = ESTIMATOR_PREFIX + tenant
+        winner: list[Message] = []
+        errors: list[str] = []
+
+        async def attempt(address: str, failed: anyio.Event, tg: anyio.abc.TaskGroup) -> None:
+            try:
+                reply = await self.system.ask(address, target, msg, self.timeout)
+            except (AskTimeout, RemoteError) as e:
+                errors.append(f"{address}: {e}")
+                failed.set()
+                return
+            if not winner:
+                winner.append(reply)
+                tg.cancel_scope.cancel()
+
+        with anyio.move_on_after(self.timeout):
+            async with anyio.create_task_group() as tg:
+                for i, address in enumerate(candidates):
+                    if i > 0:
+                        self._hedged += 1
+                    failed = anyio.Event()
+                    tg.start_soon(attempt, address, failed, tg)
+                    with anyio.move_on_after(self.hedge_delay):
+                        await failed.wait()
+        if winner:
+            return winner[0]
+        self._failed += 1
+        detail = "; ".join(errors) or f"no answer within {self.timeout}s"
+        raise NoNodesAvailable(f"no owner of the tenant answered: {detail}")
+
+    def statistics(self) -> RouterStatistics:
+        """A frozen snapshot."""
+        return RouterStatistics(self._reads, self._hedged, self._failed, self._published,
+                                self._dropped)

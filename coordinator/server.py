@@ -1,0 +1,83 @@
+"""Running a coordinator: database pool and migrations, actor system, ledger, Hypercorn."""
+
+from __future__ import annotations
+
+import logging
+
+import anyio
+import asyncpg
+from hypercorn.asyncio import serve as hypercorn_serve
+from hypercorn.config import Config as HypercornConfig
+
+from actors import ActorSystem, Transport
+from coordinator.app import build_app
+from coordinator.auth import KeyVerifier
+from coordinator.config import CoordinatorConfig
+from coordinator.coordinator_actor import COORDINATOR_ACTOR, CoordinatorActor
+from coordinator.http_metrics import HttpMetrics
+from coordinator.membership import Membership
+from coordinator.router import Router
+from coordinator.state import AppState
+from coordinator.store import create_pool
+from coordinator.store.ledger import LedgerWriter
+from coordinator.store.migrate import migrate
+
+log = logging.getLogger("reckon.coordinator")
+
+
+async def connect_database(config: CoordinatorConfig, wait: float = 30.0) -> asyncpg.Pool:
+    """A pool with migrations applied, retrying while the database comes up."""
+    deadline = anyio.current_time() + wait
+    while True:
+        try:
+            pool = await create_pool(config.database_url, min_size=config.pool_min,
+                                     max_size=config.pool_max)
+            break
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as e:
+            if anyio.current_time() > deadline:
+                raise OSError(f"cannot reach the database: {e}") from e
+            log.warning("database not reachable yet error=%s", e)
+            await anyio.sleep(0.5)
+    async with pool.acquire() as conn:
+        applied = await migrate(conn)
+    if applied:
+        log.info("migrations applied names=%s", ",".join(applied))
+    return pool
+
+
+async def serve(config: CoordinatorConfig, shutdown: anyio.Event) -> None:
+    """Serve until ``shutdown`` is set, then stop gracefully.
+
+    Shutdown order: stop accepting HTTP connections and finish in-flight requests (up to
+    ``graceful_timeout``), flush the estimate ledger, stop the actor system, close the pool.
+    """
+    pool = await connect_database(config)
+    try:
+        system = ActorSystem(Transport(config.listen, config.cluster_secret, config.transport))
+        membership = Membership(config.heartbeat_timeout, config.replication)
+        router = Router(system, membership, hedge_delay=config.hedge_delay,
+                        timeout=config.request_timeout)
+        ledger = LedgerWriter(pool)
+        state = AppState(config, pool, system, membership, router, ledger,
+                         KeyVerifier(pool, config.key_cache_seconds), HttpMetrics())
+        app = build_app(state)
+        hc = HypercornConfig()
+        hc.bind = [f"{config.http_host}:{config.http_port}"]
+        hc.graceful_timeout = config.graceful_timeout
+        hc.accesslog = None
+        hc.errorlog = logging.getLogger("hypercorn.error")
+        hc.keep_alive_timeout = 75
+        async with anyio.create_task_group() as tg:
+            await tg.start(system.run)
+            system.spawn(COORDINATOR_ACTOR,
+                         lambda: CoordinatorActor(config.coordinator_id, pool, membership))
+            tg.start_soon(ledger.run)
+            log.info("coordinator started id=%s http=%s:%d listen=%s replication=%d",
+                     config.coordinator_id, config.http_host, config.http_port, config.listen,
+                     config.replication)
+            await hypercorn_serve(app, hc, shutdown_trigger=shutdown.wait)  # type: ignore[arg-type]
+            log.info("http stopped; flushing")
+            tg.cancel_scope.cancel()
+    finally:
+        with anyio.CancelScope(shield=True), anyio.move_on_after(5):
+            await pool.close()

@@ -1,0 +1,102 @@
+"""Work items: the queryable state the event log implies, kept in the same transaction."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import asyncpg
+
+
+async def upsert(conn: asyncpg.Connection, tenant_id: str, item: dict[str, Any], seq: int) -> None:
+    """Create or replace an item's fields (an actual already recorded stays unless given)."""
+    await conn.execute(
+        "INSERT INTO items (tenant_id, item_id, title, description, features, actual,"
+        " actual_seq, created_seq) VALUES ($1, $2, $3, $4, $5, $6, $7, $7)"
+        " ON CONFLICT (tenant_id, item_id) DO UPDATE SET title = EXCLUDED.title,"
+        " description = EXCLUDED.description, features = EXCLUDED.features,"
+        " actual = COALESCE(EXCLUDED.actual, items.actual),"
+        " actual_seq = CASE WHEN EXCLUDED.actual IS NULL THEN items.actual_seq"
+        " ELSE EXCLUDED.actual_seq END, updated_at = now()",
+        tenant_id,
+        item["id"],
+        item["title"],
+        item.get("description", ""),
+        item.get("features", {}),
+        item.get("actual"),
+        seq,
+    )
+
+
+async def upsert_many(
+    conn: asyncpg.Connection, tenant_id: str, rows: list[tuple[dict[str, Any], int]]
+) -> None:
+    """:func:`upsert` for many (item, seq) pairs in one round trip."""
+    await conn.executemany(
+        "INSERT INTO items (tenant_id, item_id, title, description, features, actual,"
+        " actual_seq, created_seq) VALUES ($1, $2, $3, $4, $5, $6, $7, $7)"
+        " ON CONFLICT (tenant_id, item_id) DO UPDATE SET title = EXCLUDED.title,"
+        " description = EXCLUDED.description, features = EXCLUDED.features,"
+        " actual = COALESCE(EXCLUDED.actual, items.actual),"
+        " actual_seq = CASE WHEN EXCLUDED.actual IS NULL THEN items.actual_seq"
+        " ELSE EXCLUDED.actual_seq END, updated_at = now()",
+        [
+            (
+                tenant_id,
+                it["id"],
+                it["title"],
+                it.get("description", ""),
+                it.get("features", {}),
+                it.get("actual"),
+                seq,
+            )
+            for it, seq in rows
+        ],
+    )
+
+
+async def exists(conn: asyncpg.Connection, tenant_id: str, item_id: str) -> bool:
+    """Whether the item exists (locks nothing)."""
+    return bool(
+        await conn.fetchval(
+            "SELECT 1 FROM items WHERE tenant_id = $1 AND item_id = $2", tenant_id, item_id
+        )
+    )
+
+
+async def set_actual(
+    conn: asyncpg.Connection, tenant_id: str, item_id: str, effort: float, seq: int
+) -> None:
+    """Record an item's actual effort."""
+    await conn.execute(
+        "UPDATE items SET actual = $3, actual_seq = $4, updated_at = now()"
+        " WHERE tenant_id = $1 AND item_id = $2",
+        tenant_id,
+        item_id,
+        effort,
+        seq,
+    )
+
+
+async def get(
+    conn: asyncpg.Connection | asyncpg.Pool, tenant_id: str, item_id: str
+) -> dict[str, Any] | None:
+    """One item as the API shows it, or None."""
+    row = await conn.fetchrow(
+        "SELECT item_id, title, description, features, actual, actual_seq, created_seq,"
+        " created_at, updated_at FROM items WHERE tenant_id = $1 AND item_id = $2",
+        tenant_id,
+        item_id,
+    )
+    if row is None:
+        return None
+    return {
+        "id": row["item_id"],
+        "title": row["title"],
+        "description": row["description"],
+        "features": row["features"],
+        "actual": row["actual"],
+        "actual_seq": row["actual_seq"],
+        "created_seq": row["created_seq"],
+        "created_at": row["created_at"].isoformat(),
+        "updated_at": row["updated_at"].isoformat(),
+    }

@@ -1,0 +1,71 @@
+"""The write path: idempotent, transactional appends to the event log, then fan-out.
+
+A write is acknowledged only after its transaction commits. The Idempotency-Key (optional) is
+claimed in the same transaction as the events, so a retried request either finds the stored
+response of the committed original or runs as if for the first time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import asyncpg
+
+from coordinator.problems import Conflict, InvalidInput, ServiceUnavailable
+from coordinator.router import Router
+from coordinator.store import events as event_log
+from coordinator.store.events import Event
+
+WriteBody = Callable[[asyncpg.Connection], Awaitable[tuple[int, dict[str, Any], list[Event]]]]
+
+
+def request_fingerprint(method: str, path: str, body: bytes) -> bytes:
+    """What makes two requests 'the same' for an Idempotency-Key."""
+    return hashlib.sha256(method.encode() + b" " + path.encode() + b"\n" + body).digest()
+
+
+def check_idempotency_key(value: str | None) -> str | None:
+    """Validate the header value."""
+    if value is None:
+        return None
+    if not 1 <= len(value) <= 200 or not value.isprintable():
+        raise InvalidInput("Idempotency-Key must be 1-200 printable characters",
+                           field="Idempotency-Key")
+    return value
+
+
+async def idempotent_write(
+    pool: asyncpg.Pool,
+    router: Router,
+    tenant: str,
+    key: str | None,
+    fingerprint: bytes,
+    body: WriteBody,
+) -> tuple[int, dict[str, Any], bool]:
+    """Run ``body`` in a transaction under the Idempotency-Key; publish what it appended.
+
+    Returns (status, response, replayed). ``body`` returns (status, response, events).
+    """
+    try:
+        async with pool.acquire() as conn, conn.transaction():
+            if key is not None and not await event_log.claim_idempotency_key(
+                conn, tenant, key, fingerprint
+            ):
+                stored = await event_log.find_idempotent(conn, tenant, key)
+                assert stored is not None
+                stored_hash, status, response = stored
+                if stored_hash != fingerprint:
+                    raise Conflict("this Idempotency-Key was used for a different request",
+                                   field="Idempotency-Key")
+                return status, response, True
+            status, response, appended = await body(conn)
+            if key is not None:
+                await event_log.store_idempotent_response(conn, tenant, key, status, response)
+    except (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError) as e:
+        raise ServiceUnavailable("the database is unreachable; the write was not applied, "
+                                 "retry it (with the same Idempotency-Key)",
+                                 headers={"Retry-After": "1"}) from e
+    router.publish(tenant, appended)
+    return status, response, False

@@ -1,0 +1,101 @@
+"""The node's membership agent: heartbeats to every coordinator, ownership-driven eviction.
+
+Each heartbeat is an ask; the reply is the coordinator's cluster view. A tenant estimator
+whose tenant this node no longer owns in any coordinator's view (for two beats in a row) is
+stopped, so memory follows the ring.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import anyio
+
+from actors import ActorSystem, AskTimeout, RemoteError, Ring
+from actors.messages import ClusterView, Heartbeat, Leave
+from node.config import NodeConfig
+from node.tenant_estimator import COORDINATOR_ACTOR
+
+log = logging.getLogger("reckon.node.agent")
+
+ESTIMATOR_PREFIX = "estimator:"
+
+
+class NodeAgent:
+    """Keeps this node known to the coordinators and its actors in line with the ring."""
+
+    def __init__(self, system: ActorSystem, config: NodeConfig) -> None:
+        self.system = system
+        self.config = config
+        self.draining = False
+        self.views: dict[str, ClusterView] = {}
+        self._strikes: dict[str, int] = {}
+
+    async def run(self) -> None:
+        """Beat every ``heartbeat_interval`` until cancelled."""
+        while True:
+            async with anyio.create_task_group() as tg:
+                for address in self.config.coordinators:
+                    tg.start_soon(self._beat, address)
+            self._evict_unowned()
+            await anyio.sleep(self.config.heartbeat_interval)
+
+    async def _beat(self, address: str) -> None:
+        stats = self.system.statistics()
+        beat = Heartbeat(
+            node_id=self.config.node_id,
+            address=self.system.address,
+            draining=self.draining,
+            stats={
+                "actors": stats.actors,
+                "restarts": stats.restarts,
+                "handled": stats.handled,
+                "overloaded": stats.overloaded,
+                "bad_messages": stats.bad_messages,
+                "frames_dropped": stats.transport.frames_dropped,
+                "envelopes_dropped": stats.transport.envelopes_dropped,
+            },
+        )
+        try:
+            reply = await self.system.ask(address, COORDINATOR_ACTOR, beat,
+                                          self.config.heartbeat_interval * 2)
+        except (AskTimeout, RemoteError) as e:
+            if address in self.views:
+                log.warning("coordinator not answering coordinator=%s error=%s", address, e)
+            self.views.pop(address, None)
+            return
+        if isinstance(reply, ClusterView):
+            if address not in self.views:
+                log.info("joined coordinator=%s members=%d", address, len(reply.members))
+            self.views[address] = reply
+
+    def _evict_unowned(self) -> None:
+        if not self.views or self.draining:
+            return
+        rings = [Ring([m[0] for m in v.members], v.replication) for v in self.views.values()]
+        for name in self.system.actor_names():
+            if not name.startswith(ESTIMATOR_PREFIX):
+                continue
+            tenant = name[len(ESTIMATOR_PREFIX):]
+            owned = any(self.config.node_id in ring.owners(tenant) for ring in rings)
+            if owned:
+                self._strikes.pop(name, None)
+                continue
+            self._strikes[name] = self._strikes.get(name, 0) + 1
+            if self._strikes[name] >= 2:
+                log.info("evicting tenant no longer owned tenant=%s", tenant)
+                self.system.stop(name)
+                del self._strikes[name]
+
+    async def leave(self) -> None:
+        """Tell every coordinator this node is going (graceful shutdown)."""
+        self.draining = True
+        for address in self.config.coordinators:
+            self.system.tell(address, COORDINATOR_ACTOR, Leave(self.config.node_id))
+        # Give the frames a moment to leave, and coordinators a moment to stop routing here.
+        await anyio.sleep(self.config.leave_grace)
+
+    def statistics(self) -> dict[str, Any]:
+        """A snapshot for diagnostics."""
+        return {"coordinators_seen": len(self.views), "draining": self.draining}

@@ -1,0 +1,23 @@
+"""The node's configuration: one typed object built at start from flags and environment."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from actors.transport import TransportConfig
+
+
+@dataclass(frozen=True)
+class NodeConfig:
+    """Everything a node process needs to know."""
+
+    node_id: str
+    listen: str
+    coordinators: tuple[str, ...]
+    cluster_secret: bytes
+    heartbeat_interval: float = 0.5
+    fetch_timeout: float = 5.0
+    fetch_page: int = 5000
+    drain_timeout: float = 10.0
+    leave_grace: float = 0.3
+    transport: TransportConfig = field(default_factory=TransportConfig)

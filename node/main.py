@@ -1,0 +1,105 @@
+"""``reckon node``: one node process hosting actors (run one per core)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import socket
+import sys
+
+import trio
+
+from actors import ActorSystem, Transport
+from actors.logfmt import configure_logging
+from node.agent import ESTIMATOR_PREFIX, NodeAgent
+from node.config import NodeConfig
+from node.tenant_estimator import TenantEstimator
+
+log = logging.getLogger("reckon.node")
+
+
+def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.ArgumentParser:
+    """The ``reckon node`` command line."""
+    p = parser or argparse.ArgumentParser(prog="reckon node")
+    p.add_argument("--listen", required=True,
+                   help="this node's inbox, e.g. tcp://127.0.0.1:7101")
+    p.add_argument("--coordinator", action="append", required=True, metavar="ADDRESS",
+                   help="a coordinator's inbox address (repeat for several coordinators)")
+    p.add_argument("--node-id", default=None,
+                   help="stable identity on the ring (default: hostname + listen port)")
+    p.add_argument("--heartbeat-interval", type=float, default=0.5)
+    p.add_argument("--drain-timeout", type=float, default=10.0,
+                   help="seconds to finish in-flight work on SIGTERM")
+    p.add_argument("--log-level", default=os.environ.get("RECKON_LOG_LEVEL", "info"))
+    return p
+
+
+def config_from_args(args: argparse.Namespace, environ: dict[str, str]) -> NodeConfig:
+    """Build the typed configuration from parsed flags and the environment."""
+    secret = environ.get("RECKON_CLUSTER_SECRET", "")
+    secret_file = environ.get("RECKON_CLUSTER_SECRET_FILE")
+    if not secret and secret_file:
+        with open(secret_file) as f:
+            secret = f.read().strip()
+    if not secret:
+        raise SystemExit("reckon node: set RECKON_CLUSTER_SECRET or RECKON_CLUSTER_SECRET_FILE "
+                         "(the secret shared by all cluster members)")
+    node_id = args.node_id or f"{socket.gethostname()}:{args.listen.rsplit(':', 1)[-1]}"
+    return NodeConfig(
+        node_id=node_id,
+        listen=args.listen,
+        coordinators=tuple(args.coordinator),
+        cluster_secret=secret.encode(),
+        heartbeat_interval=args.heartbeat_interval,
+        drain_timeout=args.drain_timeout,
+    )
+
+
+async def serve(config: NodeConfig) -> None:
+    """Run the node until SIGTERM/SIGINT, then drain and leave.
+
+    On a signal: the node tells the coordinators it is leaving, stops accepting new messages,
+    finishes what its actors have queued (up to ``drain_timeout``), then exits.
+    """
+
+    def spawn_missing(name: str):  # type: ignore[no-untyped-def]
+        if name.startswith(ESTIMATOR_PREFIX) and len(name) > len(ESTIMATOR_PREFIX):
+            tenant = name[len(ESTIMATOR_PREFIX):]
+            return lambda: TenantEstimator(tenant, config)
+        return None
+
+    system = ActorSystem(Transport(config.listen, config.cluster_secret, config.transport),
+                         spawn_missing=spawn_missing)
+    agent = NodeAgent(system, config)
+    with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+        async with trio.open_nursery() as nursery:
+            await nursery.start(system.run)
+            nursery.start_soon(agent.run)
+            log.info("node started node_id=%s listen=%s coordinators=%s",
+                     config.node_id, config.listen, ",".join(config.coordinators))
+            async for signum in signals:
+                log.info("stopping signal=%s", signal.Signals(signum).name)
+                break
+            await agent.leave()
+            finished = await system.drain(config.drain_timeout)
+            log.info("drained finished=%s", finished)
+            nursery.cancel_scope.cancel()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``reckon node``."""
+    args = build_parser().parse_args(argv)
+    configure_logging("node", args.log_level)
+    config = config_from_args(args, dict(os.environ))
+    try:
+        trio.run(serve, config)
+    except OSError as e:
+        print(f"reckon node: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,191 @@
+"""The tenant estimator actor: one tenant's model, folded from its event log in order.
+
+It starts empty, replays the tenant's events from a coordinator, then applies each pushed
+event in sequence order. An event that leaves a gap (seq > last + 1) is held back while the
+missing ones are fetched. An estimate request carries the sequence number it must reflect
+(read-your-writes); the actor catches up before answering, or refuses with ``behind``.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+
+from actors import Actor, AskTimeout, Refused, RemoteError, handles
+from actors.messages import EstimateReply, EstimateRequest, FetchEvents, TenantEvents
+from kernels import Estimator, EstimatorConfig, Prediction
+from node.config import NodeConfig
+
+log = logging.getLogger("reckon.node.estimator")
+
+MODEL_NAME = "blr.v1"
+COORDINATOR_ACTOR = "coordinator"
+
+
+class CatchUpFailed(Exception):
+    """No coordinator could supply the missing events."""
+
+
+def estimator_name(tenant: str) -> str:
+    """The actor name of a tenant's estimator on any node."""
+    return f"estimator:{tenant}"
+
+
+class TenantEstimator(Actor):
+    """Holds and serves one tenant's model."""
+
+    mailbox_size = 4096
+
+    def __init__(self, tenant: str, config: NodeConfig) -> None:
+        self.tenant = tenant
+        self.config = config
+        self.model = Estimator(EstimatorConfig())
+        self.items: dict[str, dict[str, Any]] = {}
+        self.last_seq = 0
+        self.held: dict[int, dict[str, Any]] = {}
+        self.preferred_coordinator: str | None = None
+
+    async def started(self) -> None:
+        await self.catch_up()
+        log.info("tenant loaded tenant=%s seq=%d observations=%d address=%s",
+                 self.tenant, self.last_seq, self.model.n_observations, self.system.address)
+
+    # ---- handlers -------------------------------------------------------------------------
+
+    @handles(TenantEvents)
+    async def on_events(self, msg: TenantEvents, sender: str) -> None:
+        self.preferred_coordinator = sender
+        for event in msg.events:
+            seq = int(event["seq"])
+            if seq > self.last_seq:
+                self.held[seq] = event
+        self._apply_held()
+        if self.held or msg.head_seq > self.last_seq:
+            await self.catch_up()
+
+    @handles(EstimateRequest)
+    async def on_estimate(self, msg: EstimateRequest, sender: str) -> EstimateReply:
+        if msg.min_seq > self.last_seq:
+            self.preferred_coordinator = sender
+            await self.catch_up()
+            if msg.min_seq > self.last_seq:
+                raise Refused("behind", f"at seq {self.last_seq}, asked for {msg.min_seq}")
+        quantiles = np.asarray(msg.quantiles, dtype=np.float64)
+        preds = self.model.predict_many(
+            [str(it.get("title", "")) for it in msg.items],
+            [str(it.get("description", "")) for it in msg.items],
+            [dict(it.get("features") or {}) for it in msg.items],
+            quantiles,
+        )
+        return EstimateReply(
+            results=[_result(p) for p in preds],
+            model_version=self.model_version,
+            seq=self.last_seq,
+        )
+
+    # ---- state ----------------------------------------------------------------------------
+
+    @property
+    def model_version(self) -> str:
+        """Identifies the model state: the model kind and the event prefix it was folded from."""
+        return f"{MODEL_NAME}/{self.tenant}@{self.last_seq}"
+
+    def _apply_held(self) -> None:
+        batch: list[tuple[str, dict[str, Any], float]] = []
+        while self.last_seq + 1 in self.held:
+            event = self.held.pop(self.last_seq + 1)
+            learn = self._fold(event)
+            if learn is not None:
+                batch.append(learn)
+            self.last_seq += 1
+        # Everything at or below last_seq is already folded (duplicates from a replay).
+        for seq in [s for s in self.held if s <= self.last_seq]:
+            del self.held[seq]
+        if batch:
+            self.model.learn_many(
+                [b[0] for b in batch],
+                [b[1]["title"] for b in batch],
+                [b[1].get("description", "") for b in batch],
+                [b[1].get("features") or {} for b in batch],
+                np.array([b[2] for b in batch], dtype=np.float64),
+            )
+
+    def _fold(self, event: dict[str, Any]) -> tuple[str, dict[str, Any], float] | None:
+        """Apply one event to the item table; return what the model should learn, if any."""
+        kind, data = event.get("kind"), event.get("data") or {}
+        if kind == "item":
+            item = {
+                "title": str(data.get("title", "")),
+                "description": str(data.get("description", "")),
+                "features": dict(data.get("features") or {}),
+            }
+            self.items[str(data["id"])] = item
+            actual = data.get("actual")
+            if actual is not None:
+                return str(data["id"]), item, float(actual)
+            return None
+        if kind == "actual":
+            known = self.items.get(str(data.get("id")))
+            if known is None:
+                log.warning("actual for unknown item tenant=%s item=%s", self.tenant,
+                            data.get("id"))
+                return None
+            return str(data["id"]), known, float(data["effort"])
+        log.warning("unknown event kind tenant=%s kind=%s", self.tenant, kind)
+        return None
+
+    async def catch_up(self) -> None:
+        """Fetch and fold every committed event after ``last_seq`` from a coordinator.
+
+        Raises :class:`CatchUpFailed` when no coordinator answers (the supervisor restarts
+        the actor, which retries the load with backoff).
+        """
+        while True:
+            reply = await self._fetch(self.last_seq)
+            for event in reply.events:
+                seq = int(event["seq"])
+                if seq > self.last_seq:
+                    self.held[seq] = event
+            before = self.last_seq
+            self._apply_held()
+            if len(reply.events) < self.config.fetch_page or self.last_seq == before:
+                return
+
+    async def _fetch(self, after_seq: int) -> TenantEvents:
+        candidates = list(self.config.coordinators)
+        if self.preferred_coordinator and self.preferred_coordinator not in candidates:
+            candidates.insert(0, self.preferred_coordinator)
+        elif self.preferred_coordinator:
+            candidates.remove(self.preferred_coordinator)
+            candidates.insert(0, self.preferred_coordinator)
+        errors = []
+        for address in candidates:
+            try:
+                reply = await self.system.ask(
+                    address,
+                    COORDINATOR_ACTOR,
+                    FetchEvents(self.tenant, after_seq, self.config.fetch_page),
+                    self.config.fetch_timeout,
+                )
+            except (AskTimeout, RemoteError) as e:
+                errors.append(f"{address}: {e}")
+                continue
+            if isinstance(reply, TenantEvents):
+                return reply
+            errors.append(f"{address}: unexpected reply {reply.TYPE}")
+        raise CatchUpFailed(f"tenant {self.tenant}: no coordinator served events: {errors}")
+
+
+def _result(p: Prediction) -> dict[str, Any]:
+    return {
+        "quantiles": [float(q) for q in p.quantiles],
+        "median": float(p.median),
+        "analogies": [
+            {"id": a.item_id, "title": a.title, "effort": float(a.effort),
+             "similarity": float(a.similarity)}
+            for a in p.analogies
+        ],
+        "drivers": [[name, float(v)] for name, v in p.drivers],
+    }

@@ -1,0 +1,131 @@
+"""End to end over real HTTP: import, estimate, actuals, read-your-writes, item lookup."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from coordinator.launcher import LocalCluster
+from tests.conftest import make_tenant
+
+pytestmark = pytest.mark.integration
+
+
+def client(cluster: LocalCluster, key: str) -> httpx.Client:
+    return httpx.Client(base_url=cluster.url, headers={"Authorization": f"Bearer {key}"},
+                        timeout=30)
+
+
+HISTORY = [
+    {"id": f"h{i}", "title": f"{kind} {i}", "description": desc, "features": {"size": size},
+     "actual": effort}
+    for i, (kind, desc, size, effort) in enumerate(
+        [("Fix typo in login page", "copy change", 1, 1.0),
+         ("Add OAuth provider", "new identity provider with token refresh", 8, 13.0),
+         ("Migrate billing database", "schema migration with backfill and rollback", 13, 21.0),
+         ("Fix crash on empty cart", "null check in checkout", 2, 2.0),
+         ("Build reporting dashboard", "charts, filters, export to CSV", 8, 13.0)] * 6
+    )
+]
+
+
+def test_import_estimate_actual_and_lookup(cluster3: LocalCluster, database_url: str) -> None:
+    _, key = make_tenant(database_url)
+    with client(cluster3, key) as c:
+        r = c.post("/v1/items", json={"items": HISTORY})
+        assert r.status_code == 201, r.text
+        imported = r.json()
+        assert imported["imported"] == len(HISTORY)
+        seq = imported["seq"]
+        assert seq == len(HISTORY)
+
+        r = c.post("/v1/estimates", json={"title": "Migrate orders database",
+                                          "description": "schema migration with backfill",
+                                          "features": {"size": 13}, "min_seq": seq})
+        assert r.status_code == 200, r.text
+        est = r.json()
+        assert est["p10"] <= est["p50"] <= est["p90"]
+        assert est["seq"] >= seq  # read-your-writes
+        assert est["model_version"].endswith(f"@{est['seq']}")
+        assert est["analogies"], "analogies from the imported history"
+        assert {"id", "title", "effort", "similarity"} <= set(est["analogies"][0])
+
+        # A new item without an actual, then its actual arrives.
+        r = c.post("/v1/items", json={"items": [{"id": "new-1", "title": "Add SSO login",
+                                                  "features": {"size": 8}}]})
+        assert r.status_code == 201
+        r = c.post("/v1/items/new-1/actual", json={"effort": 11.5})
+        assert r.status_code == 200, r.text
+        actual_seq = r.json()["seq"]
+        r = c.post("/v1/estimates", json={"title": "Add SSO login", "item_id": "new-1"})
+        assert r.json()["seq"] >= actual_seq
+
+        item = c.get("/v1/items/new-1").json()
+        assert item["actual"] == 11.5 and item["actual_seq"] == actual_seq
+
+
+def test_batch_estimates_and_csv_import(cluster3: LocalCluster, database_url: str) -> None:
+    _, key = make_tenant(database_url)
+    csv_body = "id,title,description,effort,size,team\n" + "\n".join(
+        f"c{i},Task {i},desc {i},{1 + i % 5},{i % 7},{'core' if i % 2 else 'web'}"
+        for i in range(40)
+    )
+    with client(cluster3, key) as c:
+        r = c.post("/v1/items", content=csv_body, headers={"Content-Type": "text/csv"})
+        assert r.status_code == 201, r.text
+        assert r.json()["with_actual"] == 40
+        items = [{"title": f"Task {i}", "features": {"size": i % 7, "team": "core"}}
+                 for i in range(25)]
+        r = c.post("/v1/estimates/batch", json={"items": items, "quantiles": [0.25, 0.75]})
+        assert r.status_code == 200, r.text
+        out = r.json()["estimates"]
+        assert len(out) == 25
+        for e in out:
+            q = e["quantiles"]
+            assert set(q) == {"0.1", "0.25", "0.5", "0.75", "0.9"}
+            assert q["0.1"] <= q["0.25"] <= q["0.5"] <= q["0.75"] <= q["0.9"]
+
+
+def test_idempotency_key_replays_the_first_response(cluster3: LocalCluster,
+                                                    database_url: str) -> None:
+    _, key = make_tenant(database_url)
+    body = {"items": [{"id": "x1", "title": "Once only", "actual": 3}]}
+    with client(cluster3, key) as c:
+        first = c.post("/v1/items", json=body, headers={"Idempotency-Key": "k-1"})
+        second = c.post("/v1/items", json=body, headers={"Idempotency-Key": "k-1"})
+        assert first.status_code == second.status_code == 201
+        assert first.json() == second.json()
+        assert second.headers.get("Idempotent-Replayed") == "true"
+        other = c.post("/v1/items", json={"items": [{"id": "x2", "title": "Other"}]},
+                       headers={"Idempotency-Key": "k-1"})
+        assert other.status_code == 409
+        assert other.json()["field"] == "Idempotency-Key"
+        # Only one event was appended for the two identical requests.
+        again = c.post("/v1/items", json={"items": [{"id": "x3", "title": "Next"}]})
+        assert again.json()["seq"] == first.json()["seq"] + 1
+
+
+def test_tenants_are_isolated(cluster3: LocalCluster, database_url: str) -> None:
+    _, key_a = make_tenant(database_url)
+    _, key_b = make_tenant(database_url)
+    with client(cluster3, key_a) as a, client(cluster3, key_b) as b:
+        assert a.post("/v1/items", json={"items": [{"id": "secret", "title": "A's item",
+                                                    "actual": 5}]}).status_code == 201
+        assert b.get("/v1/items/secret").status_code == 404
+        est = b.post("/v1/estimates", json={"title": "A's item"}).json()
+        assert all(an["id"] != "secret" for an in est["analogies"])
+
+
+def test_cluster_view_and_operational_endpoints(cluster3: LocalCluster) -> None:
+    with httpx.Client(base_url=cluster3.url, timeout=10) as c:
+        view = c.get("/v1/cluster").json()
+        assert view["live_nodes"] == 3 and view["replication"] == 2
+        assert c.get("/health").json() == {"status": "ok"}
+        assert c.get("/ready").status_code == 200
+        metrics = c.get("/metrics")
+        assert metrics.status_code == 200
+        assert "reckon_http_requests_total" in metrics.text
+        assert "reckon_transport_frames_in" in metrics.text
+        spec = c.get("/openapi.json").json()
+        assert spec["openapi"].startswith("3.1")
+        assert "/v1/estimates" in spec["paths"]
