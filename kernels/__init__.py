@@ -1,0 +1,11 @@
+"""Numeric estimation core: feature hashing, Bayesian linear regression on log effort,
+analogies, and the stateful :class:`Estimator` that ties them together.
+
+Pure numeric code: arrays in, arrays out; no I/O and no async.
+"""
+
+from kernels.config import EstimatorConfig
+from kernels.estimator import Estimator
+from kernels.prediction import Analogy, Prediction
+
+__all__ = ["Analogy", "Estimator", "EstimatorConfig", "Prediction"]

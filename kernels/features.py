@@ -1,0 +1,214 @@
+"""Feature vectors of work items: bias, numeric, categorical and hashed-text blocks.
+
+A batch of items becomes one CSR matrix (``indptr`` int64, ``indices`` int32 ascending per
+row, ``values`` float64). Values are rounded to float32 precision when built, so a row kept
+in float32 for later (the item store) is bit-for-bit the row the model learned from.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from numba import njit
+from numpy.typing import NDArray
+
+from kernels.config import EstimatorConfig
+from kernels.hashing import encode_texts, hash_texts, hash_tokens
+from kernels.numeric_scaling import NumericScaler
+
+FeatureValue = float | int | str | None
+MISSING = "<missing>"
+
+
+@dataclass(frozen=True)
+class FeatureRows:
+    """A batch of feature vectors in CSR form.
+
+    ``labels`` (only when asked for) names, per row, the non-text entries as
+    ``(label, coordinate, value)``; text coordinates have no names (they are hashed).
+    """
+
+    indptr: NDArray[np.int64]
+    indices: NDArray[np.int32]
+    values: NDArray[np.float64]
+    labels: list[list[tuple[str, int, float]]] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return int(self.indptr.shape[0] - 1)
+
+    def row(self, i: int) -> tuple[NDArray[np.int32], NDArray[np.float64]]:
+        """Indices and values of row ``i``."""
+        lo, hi = self.indptr[i], self.indptr[i + 1]
+        return self.indices[lo:hi], self.values[lo:hi]
+
+
+@njit(cache=True, nogil=True)
+def assemble_rows(
+    text_start: int,
+    z: NDArray[np.float64],
+    col_pos: NDArray[np.int64],
+    col_sign: NDArray[np.float64],
+    missing: NDArray[np.bool_],
+    miss_pos: NDArray[np.int64],
+    miss_sign: NDArray[np.float64],
+    tok_indptr: NDArray[np.int64],
+    tok_pos: NDArray[np.int64],
+    tok_sign: NDArray[np.float64],
+    text_indptr: NDArray[np.int64],
+    text_indices: NDArray[np.int32],
+    text_values: NDArray[np.float64],
+) -> tuple[NDArray[np.int64], NDArray[np.int32], NDArray[np.float64]]:
+    """Merge bias, numeric, token and text parts into CSR rows with float32-rounded values.
+
+    Coordinates below ``text_start`` are summed in a dense scratch row (hashed tokens may
+    collide); the text part is already sorted, deduplicated and at or above ``text_start``.
+    """
+    n_items, n_cols = z.shape
+    indptr = np.zeros(n_items + 1, dtype=np.int64)
+    capacity = text_indices.shape[0] + n_items * text_start
+    indices = np.empty(capacity, dtype=np.int32)
+    values = np.empty(capacity, dtype=np.float64)
+    head = np.zeros(text_start, dtype=np.float64)
+    nnz = 0
+    for i in range(n_items):
+        head[:] = 0.0
+        head[0] = 1.0
+        for j in range(n_cols):
+            head[col_pos[j]] += col_sign[j] * z[i, j]
+            if missing[i, j]:
+                head[miss_pos[j]] += miss_sign[j]
+        for k in range(tok_indptr[i], tok_indptr[i + 1]):
+            head[tok_pos[k]] += tok_sign[k]
+        for k in range(text_start):
+            if head[k] != 0.0:
+                indices[nnz] = k
+                values[nnz] = np.float64(np.float32(head[k]))
+                nnz += 1
+        for k in range(text_indptr[i], text_indptr[i + 1]):
+            v = np.float64(np.float32(text_values[k]))
+            if v != 0.0:
+                indices[nnz] = text_indices[k]
+                values[nnz] = v
+                nnz += 1
+        indptr[i + 1] = nnz
+    return indptr, indices[:nnz].copy(), values[:nnz].copy()
+
+
+class Featurizer:
+    """Turns (title, description, features) into feature vectors; owns the numeric scaling.
+
+    Feature values may be numbers (scaled, see :mod:`kernels.numeric_scaling`), strings
+    (hashed as ``name=value`` tokens) or None/NaN (missing). A numeric feature that the
+    model has learned and an item lacks gets a ``name=<missing>`` indicator instead.
+    """
+
+    def __init__(self, config: EstimatorConfig, scaler: NumericScaler | None = None) -> None:
+        self.config = config
+        self.scaler = scaler if scaler is not None else NumericScaler()
+
+    def transform(
+        self,
+        titles: list[str],
+        descriptions: list[str],
+        features: list[dict[str, Any]],
+        learn: bool,
+        with_labels: bool = False,
+    ) -> FeatureRows:
+        """Feature vectors of a batch; with ``learn`` the numeric statistics absorb it in order.
+
+        Raises ValueError on a feature value that is not a number, string or None (the
+        scaler is left untouched in that case).
+        """
+        cfg = self.config
+        n = len(titles)
+        if len(descriptions) != n or len(features) != n:
+            raise ValueError("titles, descriptions and features must have the same length")
+        scaler = self.scaler
+        n_known = len(scaler.names)
+        new_cols: dict[str, int] = {}
+        entries: list[tuple[int, int, float]] = []
+        tokens: list[list[str]] = [[] for _ in range(n)]
+        for i, item in enumerate(features):
+            for name, value in item.items():
+                if not isinstance(name, str):
+                    raise ValueError(f"feature names must be strings, got {name!r}")
+                if isinstance(value, str):
+                    tokens[i].append(f"{name}={value}")
+                    continue
+                if value is not None and not isinstance(
+                    value, (int, float, np.integer, np.floating)
+                ):
+                    raise ValueError(f"feature {name!r}: unsupported value {value!r}")
+                number = math.nan if value is None else float(value)
+                col = scaler.column(name)
+                if col < 0:
+                    col = new_cols.get(name, -1)
+                if col < 0 and learn and math.isfinite(number):
+                    col = n_known + len(new_cols)
+                    new_cols[name] = col
+                    entries.append((i, col, number))
+                elif col >= 0:
+                    entries.append((i, col, number))
+                elif not math.isfinite(number):
+                    tokens[i].append(f"{name}={MISSING}")
+        names = scaler.names + list(new_cols)
+        first_row = np.full(len(names), -1, dtype=np.int64)
+        raw = np.full((n, len(names)), np.nan)
+        for i, col, number in entries:
+            raw[i, col] = number
+            if col >= n_known and first_row[col] < 0:
+                first_row[col] = i
+        for name in new_cols:
+            scaler.register(name)
+        z = scaler.transform(raw, learn, cfg.z_clip)
+        known_before = first_row[None, :] < np.arange(n)[:, None]
+        missing = np.isnan(raw) & known_before
+
+        col_pos, col_sign = self._numeric_positions(names)
+        miss_pos, miss_sign = self._token_positions([f"{nm}={MISSING}" for nm in names])
+        flat = [t for row in tokens for t in row]
+        tok_pos, tok_sign = self._token_positions(flat)
+        tok_indptr = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum([len(row) for row in tokens], out=tok_indptr[1:])
+
+        buffer, offsets = encode_texts(
+            [f"{t}\n{d}" for t, d in zip(titles, descriptions, strict=True)]
+        )
+        text_indptr, text_indices, text_values = hash_texts(
+            buffer, offsets, cfg.text_start, cfg.dim - cfg.text_start, cfg.hash_seed,
+            cfg.word_ngrams, cfg.char_ngram_min, cfg.char_ngram_max, cfg.char_ngram_bytes,
+            cfg.word_weight, cfg.char_weight,
+        )  # fmt: skip
+        indptr, indices, values = assemble_rows(
+            cfg.text_start, z, col_pos, col_sign, missing, miss_pos, miss_sign,
+            tok_indptr, tok_pos, tok_sign, text_indptr, text_indices, text_values,
+        )  # fmt: skip
+        labels: list[list[tuple[str, int, float]]] = []
+        if with_labels:
+            for i in range(n):
+                row: list[tuple[str, int, float]] = []
+                for j, nm in enumerate(names):
+                    if z[i, j] != 0.0:
+                        row.append((nm, int(col_pos[j]), float(col_sign[j] * z[i, j])))
+                    if missing[i, j]:
+                        row.append((f"{nm}={MISSING}", int(miss_pos[j]), float(miss_sign[j])))
+                for k in range(tok_indptr[i], tok_indptr[i + 1]):
+                    row.append((flat[k], int(tok_pos[k]), float(tok_sign[k])))
+                labels.append(row)
+        return FeatureRows(indptr, indices, values, labels)
+
+    def _token_positions(self, tokens: list[str]) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
+        cfg = self.config
+        buffer, offsets = encode_texts(tokens)
+        buckets, signs = hash_tokens(buffer, offsets, cfg.meta_width, cfg.hash_seed)
+        return buckets + cfg.meta_start, signs
+
+    def _numeric_positions(self, names: list[str]) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
+        slots = min(len(names), self.config.numeric_slots)
+        pos, sign = self._token_positions(names)
+        pos[:slots] = np.arange(1, slots + 1)
+        sign[:slots] = 1.0
+        return pos, sign

@@ -1,0 +1,113 @@
+"""Numeric feature scaling: a sign-preserving log, then a running standardisation.
+
+Effort drivers such as size counts are heavy-tailed, so every numeric value ``v`` is first
+mapped to ``sign(v) * log1p(|v|)`` and then standardised with the running mean and
+variance of that column (Welford's update, one item at a time, in learning order).
+Missing values (NaN) standardise to 0, which is the running mean: they add nothing to the
+linear score, and the feature builder flags them with an indicator feature instead.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+from numpy.typing import NDArray
+
+
+@njit(cache=True, nogil=True)
+def standardise(
+    raw: NDArray[np.float64],
+    count: NDArray[np.float64],
+    mean: NDArray[np.float64],
+    m2: NDArray[np.float64],
+    learn: bool,
+    z_clip: float,
+) -> NDArray[np.float64]:
+    """Scale a batch of raw numeric rows; with ``learn`` fold each row into the statistics first.
+
+    ``raw`` is ``(n_items, n_columns)`` with NaN for missing; ``count``, ``mean`` and ``m2``
+    (sum of squared deviations) hold one entry per column of the log-scaled values and are
+    updated in place, row by row, when ``learn`` is true, so a batch gives the same result
+    as its rows one at a time. A column with fewer than two values or no spread has unit
+    scale. Results are clipped to ``[-z_clip, z_clip]``.
+    """
+    n_items, n_cols = raw.shape
+    out = np.zeros((n_items, n_cols), dtype=np.float64)
+    for i in range(n_items):
+        for j in range(n_cols):
+            v = raw[i, j]
+            if not np.isfinite(v):
+                continue
+            v = np.log1p(abs(v)) if v >= 0.0 else -np.log1p(abs(v))
+            if learn:
+                count[j] += 1.0
+                delta = v - mean[j]
+                mean[j] += delta / count[j]
+                m2[j] += delta * (v - mean[j])
+            if count[j] == 0.0:
+                continue
+            var = m2[j] / count[j]
+            scale = np.sqrt(var) if count[j] >= 2.0 and var > 1e-12 else 1.0
+            z = (v - mean[j]) / scale
+            out[i, j] = min(max(z, -z_clip), z_clip)
+    return out
+
+
+class NumericScaler:
+    """Running statistics for numeric features, one column per feature name.
+
+    Columns are numbered in the order their names were first registered; the first
+    ``n_slots`` names get a dedicated coordinate in the feature vector, later ones are
+    hashed (see :mod:`kernels.features`).
+    """
+
+    def __init__(self) -> None:
+        self.names: list[str] = []
+        self._column: dict[str, int] = {}
+        self.count = np.zeros(0, dtype=np.float64)
+        self.mean = np.zeros(0, dtype=np.float64)
+        self.m2 = np.zeros(0, dtype=np.float64)
+
+    def column(self, name: str) -> int:
+        """The column of ``name``, or -1 if it was never registered."""
+        return self._column.get(name, -1)
+
+    def register(self, name: str) -> int:
+        """The column of ``name``, adding an empty column the first time it is seen."""
+        col = self._column.get(name)
+        if col is None:
+            col = len(self.names)
+            self.names.append(name)
+            self._column[name] = col
+            self.count = np.append(self.count, 0.0)
+            self.mean = np.append(self.mean, 0.0)
+            self.m2 = np.append(self.m2, 0.0)
+        return col
+
+    def transform(
+        self, raw: NDArray[np.float64], learn: bool, z_clip: float
+    ) -> NDArray[np.float64]:
+        """Standardise ``raw`` (``n_items x n_columns``, NaN = missing); see :func:`standardise`."""
+        return standardise(raw, self.count, self.mean, self.m2, learn, z_clip)
+
+    def to_state(self) -> dict[str, object]:
+        """Plain-data snapshot (numpy arrays and a list of names)."""
+        return {
+            "names": list(self.names),
+            "count": self.count.copy(),
+            "mean": self.mean.copy(),
+            "m2": self.m2.copy(),
+        }
+
+    @classmethod
+    def from_state(cls, state: dict[str, object]) -> NumericScaler:
+        """Rebuild a scaler from :meth:`to_state` output."""
+        scaler = cls()
+        names = state["names"]
+        assert isinstance(names, list)
+        scaler.names = [str(n) for n in names]
+        scaler._column = {n: i for i, n in enumerate(scaler.names)}
+        for key in ("count", "mean", "m2"):
+            arr = np.array(state[key], dtype=np.float64).reshape(len(scaler.names))
+            setattr(scaler, key, arr)
+        return scaler

@@ -1,0 +1,212 @@
+"""The Estimator facade: validation, learning semantics, predictions and state."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgpack
+import numpy as np
+import pytest
+
+from kernels import Analogy, Estimator, EstimatorConfig, Prediction
+
+Q = np.array([0.1, 0.5, 0.9])
+SMALL = EstimatorConfig(dim=256, meta_width=32)
+WORDS = ["login", "parser", "crash", "cache", "scheduler", "ui", "refactor", "api", "docs", "test"]
+
+
+def synthetic(
+    n: int, seed: int
+) -> tuple[list[str], list[str], list[str], list[dict[str, Any]], np.ndarray]:
+    """Items whose log effort depends on a size feature, a team and a keyword."""
+    rng = np.random.default_rng(seed)
+    ids, titles, descs, feats, efforts = [], [], [], [], []
+    for i in range(n):
+        word = WORDS[rng.integers(len(WORDS))]
+        size = float(rng.integers(1, 50))
+        team = ["web", "core", "infra"][rng.integers(3)]
+        log_e = 0.5 + 0.4 * np.log1p(size) + (0.5 if team == "core" else 0.0)
+        log_e += 0.4 * (WORDS.index(word) % 3) + rng.normal(0, 0.3)
+        ids.append(f"T-{seed}-{i}")
+        titles.append(f"{word} change {i % 7}")
+        descs.append(" ".join(rng.choice(WORDS, size=5)))
+        feats.append({"size": size if rng.random() > 0.1 else None, "team": team})
+        efforts.append(float(np.exp(log_e)))
+    return ids, titles, descs, feats, np.array(efforts)
+
+
+def predictions_equal(a: list[Prediction], b: list[Prediction], rtol: float = 0.0) -> None:
+    for p, q in zip(a, b, strict=True):
+        np.testing.assert_allclose(p.quantiles, q.quantiles, rtol=rtol)
+        assert p.median == pytest.approx(q.median, rel=rtol, abs=0)
+        assert [x.item_id for x in p.analogies] == [x.item_id for x in q.analogies]
+        assert [name for name, _ in p.drivers] == [name for name, _ in q.drivers]
+        np.testing.assert_allclose(
+            [c for _, c in p.drivers], [c for _, c in q.drivers], rtol=rtol, atol=1e-12
+        )
+
+
+def test_cold_start_is_sane_and_wide() -> None:
+    est = Estimator()
+    p = est.predict("Add login page", "", {}, Q)
+    assert est.n_observations == 0
+    assert p.analogies == () and p.median == pytest.approx(EstimatorConfig().prior_median)
+    assert 0 < p.quantiles[0] < p.median < p.quantiles[2]
+    assert p.quantiles[2] / p.quantiles[0] > 10
+
+
+def test_invalid_inputs_raise_clear_errors() -> None:
+    est = Estimator(SMALL)
+    for bad in (0.0, -1.0, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="finite and > 0"):
+            est.learn("A", "t", "d", {}, bad)
+    for levels in (
+        np.array([0.0, 0.5]),
+        np.array([0.5, 1.0]),
+        np.array([[0.5]]),
+        np.array([np.nan]),
+    ):
+        with pytest.raises(ValueError, match="quantiles"):
+            est.predict("t", "d", {}, levels)
+    with pytest.raises(ValueError, match="same length"):
+        est.learn_many(["a", "b"], ["t"], ["d"], [{}], np.array([1.0]))
+    with pytest.raises(ValueError, match="unsupported value"):
+        est.learn("A", "t", "d", {"x": object()}, 1.0)
+    with pytest.raises(ValueError, match="strings"):
+        est.learn(1, "t", "d", {}, 1.0)  # type: ignore[arg-type]
+    assert est.n_observations == 0
+
+
+def test_learn_many_equals_sequential_learn() -> None:
+    ids, titles, descs, feats, efforts = synthetic(60, 0)
+    ids[40] = ids[10]  # a replacement inside the batch
+    seq = Estimator(SMALL)
+    for i in range(60):
+        seq.learn(ids[i], titles[i], descs[i], feats[i], efforts[i])
+    # On dim 256, a 61-row update takes the block path and a 10-row one the rank-1 path.
+    for chunks in ([60], [10] * 6):
+        batch = Estimator(SMALL)
+        lo = 0
+        for size in chunks:
+            sl = slice(lo, lo + size)
+            batch.learn_many(ids[sl], titles[sl], descs[sl], feats[sl], efforts[sl])
+            lo += size
+        assert batch.n_observations == seq.n_observations == 59
+        _, q_t, q_d, q_f, _ = synthetic(15, 1)
+        predictions_equal(
+            batch.predict_many(q_t, q_d, q_f, Q), seq.predict_many(q_t, q_d, q_f, Q), rtol=1e-9
+        )
+
+
+def test_relearning_an_item_replaces_its_actual() -> None:
+    ids, titles, descs, _, efforts = synthetic(30, 2)
+    feats: list[dict[str, Any]] = [{"team": "web"}] * 30  # no numeric scaling involved
+    once = Estimator(SMALL)
+    once.learn_many(ids, titles, descs, feats, efforts)
+    twice = Estimator(SMALL)
+    wrong = efforts.copy()
+    wrong[[3, 8]] = [100.0, 0.01]
+    twice.learn_many(ids, titles, descs, feats, wrong)
+    twice.learn(ids[3], titles[3], descs[3], feats[3], efforts[3])
+    twice.learn(ids[8], titles[8], descs[8], feats[8], efforts[8])
+    assert twice.n_observations == 30
+    predictions_equal(
+        twice.predict_many(titles, descs, feats, Q),
+        once.predict_many(titles, descs, feats, Q),
+        rtol=1e-7,
+    )
+    p = twice.predict(titles[3], descs[3], feats[3], Q)
+    assert [a.effort for a in p.analogies if a.item_id == ids[3]] == [efforts[3]]
+
+
+def test_quantiles_monotone_positive_and_narrow_with_data() -> None:
+    ids, titles, descs, feats, efforts = synthetic(400, 3)
+    few, many = Estimator(SMALL), Estimator(SMALL)
+    few.learn_many(ids[:8], titles[:8], descs[:8], feats[:8], efforts[:8])
+    many.learn_many(ids, titles, descs, feats, efforts)
+    levels = np.array([0.9, 0.05, 0.5, 0.25, 0.95])  # any order; results follow it
+    _, q_t, q_d, q_f, _ = synthetic(50, 4)
+    width_few, width_many = [], []
+    for est, widths in ((few, width_few), (many, width_many)):
+        for p in est.predict_many(q_t, q_d, q_f, levels):
+            assert np.all(p.quantiles > 0)
+            assert np.all(np.diff(p.quantiles[np.argsort(levels)]) >= 0)
+            assert p.quantiles[2] == pytest.approx(p.median)
+            assert efforts.min() <= p.median <= efforts.max()
+            widths.append(p.quantiles[4] / p.quantiles[1])
+    assert np.median(width_few) > np.median(width_many)
+
+
+def test_model_learns_the_signal() -> None:
+    ids, titles, descs, feats, efforts = synthetic(500, 5)
+    est = Estimator(SMALL)
+    est.learn_many(ids[:400], titles[:400], descs[:400], feats[:400], efforts[:400])
+    preds = est.predict_many(titles[400:], descs[400:], feats[400:], Q)
+    mae = np.mean(np.abs([p.median for p in preds] - efforts[400:]))
+    baseline = np.mean(np.abs(np.median(efforts[:400]) - efforts[400:]))
+    assert mae < 0.8 * baseline
+    p = preds[0]
+    assert len(p.analogies) == SMALL.n_analogies
+    assert all(isinstance(a, Analogy) for a in p.analogies)
+    sims = [a.similarity for a in p.analogies]
+    assert sims == sorted(sims, reverse=True) and -1 <= sims[-1] <= sims[0] <= 1 + 1e-9
+    assert 0 < len(p.drivers) <= SMALL.n_drivers
+    assert {name for name, _ in p.drivers} <= {
+        "size",
+        "size=<missing>",
+        "team=web",
+        "team=core",
+        "team=infra",
+        "text",
+    }
+
+
+def _pack(state: dict[str, Any]) -> bytes:
+    def encode(obj: Any) -> Any:
+        if isinstance(obj, np.ndarray):
+            return {"nd": [obj.dtype.str, list(obj.shape), obj.tobytes()]}
+        raise TypeError(type(obj))
+
+    return msgpack.packb(state, default=encode)
+
+
+def _unpack(data: bytes) -> dict[str, Any]:
+    def decode(obj: dict[str, Any]) -> Any:
+        if "nd" in obj:
+            dtype, shape, raw = obj["nd"]
+            return np.frombuffer(raw, dtype=np.dtype(dtype)).reshape(shape)
+        return obj
+
+    return msgpack.unpackb(data, object_hook=decode)
+
+
+def test_state_round_trip_through_msgpack() -> None:
+    ids, titles, descs, feats, efforts = synthetic(120, 6)
+    est = Estimator(SMALL)
+    est.learn_many(ids[:100], titles[:100], descs[:100], feats[:100], efforts[:100])
+    est.learn(ids[5], titles[5], descs[5], feats[5], 9.0)  # leaves a retired row behind
+    state = est.to_state()
+    for key, value in state.items():
+        assert isinstance(key, str)
+        ok = isinstance(value, (np.ndarray, int, float, str)) and not isinstance(value, bool)
+        ok = ok or (isinstance(value, list) and all(isinstance(s, str) for s in value))
+        assert ok, (key, type(value))
+    restored = Estimator.from_state(_unpack(_pack(state)))
+    assert restored.n_observations == est.n_observations == 100
+    assert restored.config == est.config
+    q_t, q_d, q_f = titles[100:], descs[100:], feats[100:]
+    for a, b in zip(
+        restored.predict_many(q_t, q_d, q_f, Q), est.predict_many(q_t, q_d, q_f, Q), strict=True
+    ):
+        np.testing.assert_array_equal(a.quantiles, b.quantiles)
+        assert (a.median, a.analogies, a.drivers) == (b.median, b.analogies, b.drivers)
+    # both keep learning identically
+    for e in (est, restored):
+        e.learn_many(ids[100:], titles[100:], descs[100:], feats[100:], efforts[100:])
+    predictions_equal(restored.predict_many(q_t, q_d, q_f, Q), est.predict_many(q_t, q_d, q_f, Q))
+    with pytest.raises(ValueError, match="version"):
+        Estimator.from_state({**state, "version": 99})
+    broken = dict(state)
+    del broken["model.cov"]
+    with pytest.raises(ValueError, match="malformed"):
+        Estimator.from_state(broken)
