@@ -31,11 +31,25 @@ def _tenant(argv: list[str]) -> int:
     return main(argv)
 
 
+def _eval(argv: list[str]) -> int:
+    from bench.evaluation.cli import main
+
+    return main(argv)
+
+
+def _deploy(argv: list[str]) -> int:
+    from coordinator.deploy_cli import main
+
+    return main(argv)
+
+
 COMMANDS: dict[str, tuple[Callable[[list[str]], int], str]] = {
     "demo": (_demo, "run a whole cluster on this machine with a demo tenant"),
     "coordinator": (_coordinator, "run a coordinator (HTTP API, routing, persistence)"),
     "node": (_node, "run a node process hosting actors"),
     "tenant": (_tenant, "create tenants and API keys"),
+    "eval": (_eval, "evaluate estimators offline on a data file against baselines"),
+    "deploy": (_deploy, "deploy or upgrade a cluster with the Ansible playbooks"),
 }
 
 

@@ -27,6 +27,8 @@ class LocalClusterSpec:
     heartbeat_timeout: float = 2.0
     hedge_delay: float = 0.1
     extra_env: dict[str, str] = field(default_factory=dict)
+    # The coordinator's command after the interpreter (benchmarks swap in a variant).
+    coordinator_command: tuple[str, ...] = ("-m", "coordinator.cli", "coordinator")
 
 
 class LocalCluster:
@@ -55,10 +57,10 @@ class LocalCluster:
         env.update(self.spec.extra_env)
         return env
 
-    def _spawn(self, args: list[str], log_name: str) -> subprocess.Popen[bytes]:
-        log = open(self.spec.workdir / log_name, "ab")
+    def _spawn(self, command: list[str], log_name: str) -> subprocess.Popen[bytes]:
+        log = open(self.spec.workdir / log_name, "ab")  # the child owns it
         return subprocess.Popen(
-            [sys.executable, "-m", "coordinator.cli", *args],
+            [sys.executable, *command],
             env=self._env(), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             start_new_session=True,
         )
@@ -67,7 +69,7 @@ class LocalCluster:
         """Start (or restart) the coordinator process."""
         s = self.spec
         self.coordinator = self._spawn([
-            "coordinator", "--http", f"127.0.0.1:{s.http_port}", "--listen",
+            *s.coordinator_command, "--http", f"127.0.0.1:{s.http_port}", "--listen",
             self.coordinator_address, "--replication", str(s.replication),
             "--heartbeat-timeout", str(s.heartbeat_timeout), "--hedge-delay", str(s.hedge_delay),
             "--coordinator-id", "coord-1",
@@ -77,7 +79,7 @@ class LocalCluster:
         """Start (or restart) node ``i``."""
         port = self.spec.node_ports[i]
         self.nodes[i] = self._spawn([
-            "node", "--listen", f"tcp://127.0.0.1:{port}", "--coordinator",
+            "-m", "coordinator.cli", "node", "--listen", f"tcp://127.0.0.1:{port}", "--coordinator",
             self.coordinator_address, "--node-id", f"node-{i}",
         ], f"node-{i}.log")
 

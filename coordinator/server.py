@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 import anyio
 import asyncpg
@@ -10,6 +11,7 @@ from hypercorn.asyncio import serve as hypercorn_serve
 from hypercorn.config import Config as HypercornConfig
 
 from actors import ActorSystem, Transport
+from actors.system import ActorFactory
 from coordinator.app import build_app
 from coordinator.auth import KeyVerifier
 from coordinator.config import CoordinatorConfig
@@ -45,15 +47,33 @@ async def connect_database(config: CoordinatorConfig, wait: float = 30.0) -> asy
     return pool
 
 
-async def serve(config: CoordinatorConfig, shutdown: anyio.Event) -> None:
+LOCAL_MEMBER = "local"
+
+
+async def _beat_self(membership: Membership, address: str, interval: float) -> None:
+    while True:
+        membership.beat(LOCAL_MEMBER, address, False, None)
+        await anyio.sleep(interval)
+
+
+async def serve(
+    config: CoordinatorConfig,
+    shutdown: anyio.Event,
+    *,
+    embedded_actors: Callable[[str], ActorFactory | None] | None = None,
+) -> None:
     """Serve until ``shutdown`` is set, then stop gracefully.
 
     Shutdown order: stop accepting HTTP connections and finish in-flight requests (up to
     ``graceful_timeout``), flush the estimate ledger, stop the actor system, close the pool.
+
+    ``embedded_actors`` (benchmarks only) makes this process its own single ring member:
+    actors it creates on demand run in-process, so requests skip the nng hop to a node.
     """
     pool = await connect_database(config)
     try:
-        system = ActorSystem(Transport(config.listen, config.cluster_secret, config.transport))
+        system = ActorSystem(Transport(config.listen, config.cluster_secret, config.transport),
+                             spawn_missing=embedded_actors)
         membership = Membership(config.heartbeat_timeout, config.replication)
         router = Router(system, membership, hedge_delay=config.hedge_delay,
                         timeout=config.request_timeout)
@@ -67,11 +87,15 @@ async def serve(config: CoordinatorConfig, shutdown: anyio.Event) -> None:
         hc.accesslog = None
         hc.errorlog = logging.getLogger("hypercorn.error")
         hc.keep_alive_timeout = 75
+        hc.keep_alive_max_requests = 1_000_000  # Hypercorn's default (1000) churns connections
         async with anyio.create_task_group() as tg:
             await tg.start(system.run)
             system.spawn(COORDINATOR_ACTOR,
                          lambda: CoordinatorActor(config.coordinator_id, pool, membership))
             tg.start_soon(ledger.run)
+            if embedded_actors is not None:
+                tg.start_soon(_beat_self, membership, system.address,
+                              config.heartbeat_timeout / 4)
             log.info("coordinator started id=%s http=%s:%d listen=%s replication=%d",
                      config.coordinator_id, config.http_host, config.http_port, config.listen,
                      config.replication)

@@ -58,8 +58,7 @@ def test_ndarray_size_mismatch_is_a_protocol_error():
 
 def test_frame_round_trip_with_batch():
     envs = [
-        Envelope(Kind.ASK, i, "tcp://a", "target", "ping.v1", {"payload": str(i)})
-        for i in range(5)
+        Envelope(Kind.ASK, i, "tcp://a", "target", "ping.v1", {"payload": str(i)}) for i in range(5)
     ]
     frame = encode_frame([encode_envelope(e) for e in envs], SECRET)
     decoded = decode_frame(frame, SECRET, 1 << 20)
@@ -116,9 +115,14 @@ def test_authenticated_garbage_payloads_are_protocol_errors(payload):
 
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | st.floats(allow_nan=False)
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**63), 2**63 - 1)
+    | st.floats(allow_nan=False)
     | st.text(max_size=20),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
     max_leaves=20,
 )
 

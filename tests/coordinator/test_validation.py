@@ -1,0 +1,72 @@
+"""Input validation: every rejection names the offending field."""
+
+import pytest
+
+from coordinator.problems import InvalidInput, MalformedBody
+from coordinator.validation import (
+    parse_estimate_item,
+    parse_features,
+    parse_items_csv,
+    parse_items_json,
+    parse_json,
+    parse_quantiles,
+)
+
+
+def test_quantiles_always_include_the_defaults_sorted():
+    assert parse_quantiles(None) == [0.1, 0.5, 0.9]
+    assert parse_quantiles([0.95, 0.25]) == [0.1, 0.25, 0.5, 0.9, 0.95]
+    for bad in ([0], [1], [True], ["0.5"], [], "0.5"):
+        with pytest.raises(InvalidInput):
+            parse_quantiles(bad)
+
+
+def test_features_accept_numbers_strings_null_and_reject_the_rest():
+    assert parse_features({"a": 1, "b": "x", "c": None, "d": True}, "f") == {
+        "a": 1.0,
+        "b": "x",
+        "c": None,
+        "d": 1.0,
+    }
+    with pytest.raises(InvalidInput) as e:
+        parse_features({"a": {"nested": 1}}, "features")
+    assert e.value.field == "features.a"
+    with pytest.raises(InvalidInput):
+        parse_features({"a": float("nan")}, "features")
+
+
+def test_csv_import_maps_columns_and_types():
+    body = b"\xef\xbb\xbfid,Title,description,Effort,size,team\n1,Fix bug,desc,3,2,web\n2,Add,,,,\n"
+    items = parse_items_csv(body, 100)
+    assert items[0] == {
+        "id": "1",
+        "title": "Fix bug",
+        "description": "desc",
+        "features": {"size": 2.0, "team": "web"},
+        "actual": 3.0,
+    }
+    assert items[1] == {"id": "2", "title": "Add", "description": "", "features": {}}
+
+
+def test_json_import_generates_ids_and_rejects_duplicates():
+    items = parse_items_json({"items": [{"title": "a"}, {"title": "b"}]}, 10)
+    assert len({i["id"] for i in items}) == 2
+    with pytest.raises(InvalidInput) as e:
+        parse_items_json({"items": [{"id": "x", "title": "a"}, {"id": "x", "title": "b"}]}, 10)
+    assert e.value.field == "items[1].id"
+    with pytest.raises(InvalidInput):
+        parse_items_json({"items": [{"title": "a"}] * 11}, 10)
+
+
+def test_estimate_item_and_json_errors():
+    assert parse_estimate_item({"title": "t"}, "") == {
+        "title": "t",
+        "description": "",
+        "features": {},
+    }
+    with pytest.raises(InvalidInput) as e:
+        parse_estimate_item({"title": "t", "bogus": 1}, "items[3]")
+    assert e.value.field == "items[3].bogus"
+    with pytest.raises(MalformedBody) as m:
+        parse_json(b'{"a": ')
+    assert "line 1" in m.value.detail
