@@ -29,8 +29,9 @@ from tests.ports import free_port
 @pytest.fixture(scope="session")
 def pg_url() -> Iterator[str]:
     """A PostgreSQL server URL: $RECKON_TEST_DATABASE_URL, or an embedded server."""
-    external = environ_database_url({"RECKON_DATABASE_URL":
-                                     os.environ.get("RECKON_TEST_DATABASE_URL", "")})
+    external = environ_database_url(
+        {"RECKON_DATABASE_URL": os.environ.get("RECKON_TEST_DATABASE_URL", "")}
+    )
     if external:
         yield external
         return
@@ -70,8 +71,11 @@ def database_url(pg_url: str) -> str:
     return url
 
 
-def make_tenant(database_url: str, tenant: str | None = None,
-                scopes: tuple[str, ...] = ("read", "write", "admin")) -> tuple[str, str]:
+def make_tenant(
+    database_url: str,
+    tenant: str | None = None,
+    scopes: tuple[str, ...] = ("read", "write", "admin"),
+) -> tuple[str, str]:
     """Create a tenant (random id unless given) and a key; return (tenant, key)."""
     tenant = tenant or "t" + uuid.uuid4().hex[:10]
 
@@ -87,8 +91,9 @@ def make_tenant(database_url: str, tenant: str | None = None,
     return tenant, anyio.run(_make)
 
 
-def start_cluster(database_url: str, nodes: int, replication: int, tmp: Path,
-                  **spec_kw: object) -> LocalCluster:
+def start_cluster(
+    database_url: str, nodes: int, replication: int, tmp: Path, **spec_kw: object
+) -> LocalCluster:
     """A running local cluster of real processes on free loopback ports."""
     spec = LocalClusterSpec(
         database_url=database_url,

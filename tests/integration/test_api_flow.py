@@ -12,19 +12,28 @@ pytestmark = pytest.mark.integration
 
 
 def client(cluster: LocalCluster, key: str) -> httpx.Client:
-    return httpx.Client(base_url=cluster.url, headers={"Authorization": f"Bearer {key}"},
-                        timeout=30)
+    return httpx.Client(
+        base_url=cluster.url, headers={"Authorization": f"Bearer {key}"}, timeout=30
+    )
 
 
 HISTORY = [
-    {"id": f"h{i}", "title": f"{kind} {i}", "description": desc, "features": {"size": size},
-     "actual": effort}
+    {
+        "id": f"h{i}",
+        "title": f"{kind} {i}",
+        "description": desc,
+        "features": {"size": size},
+        "actual": effort,
+    }
     for i, (kind, desc, size, effort) in enumerate(
-        [("Fix typo in login page", "copy change", 1, 1.0),
-         ("Add OAuth provider", "new identity provider with token refresh", 8, 13.0),
-         ("Migrate billing database", "schema migration with backfill and rollback", 13, 21.0),
-         ("Fix crash on empty cart", "null check in checkout", 2, 2.0),
-         ("Build reporting dashboard", "charts, filters, export to CSV", 8, 13.0)] * 6
+        [
+            ("Fix typo in login page", "copy change", 1, 1.0),
+            ("Add OAuth provider", "new identity provider with token refresh", 8, 13.0),
+            ("Migrate billing database", "schema migration with backfill and rollback", 13, 21.0),
+            ("Fix crash on empty cart", "null check in checkout", 2, 2.0),
+            ("Build reporting dashboard", "charts, filters, export to CSV", 8, 13.0),
+        ]
+        * 6
     )
 ]
 
@@ -39,9 +48,15 @@ def test_import_estimate_actual_and_lookup(cluster3: LocalCluster, database_url:
         seq = imported["seq"]
         assert seq == len(HISTORY)
 
-        r = c.post("/v1/estimates", json={"title": "Migrate orders database",
-                                          "description": "schema migration with backfill",
-                                          "features": {"size": 13}, "min_seq": seq})
+        r = c.post(
+            "/v1/estimates",
+            json={
+                "title": "Migrate orders database",
+                "description": "schema migration with backfill",
+                "features": {"size": 13},
+                "min_seq": seq,
+            },
+        )
         assert r.status_code == 200, r.text
         est = r.json()
         assert est["p10"] <= est["p50"] <= est["p90"]
@@ -51,8 +66,10 @@ def test_import_estimate_actual_and_lookup(cluster3: LocalCluster, database_url:
         assert {"id", "title", "effort", "similarity"} <= set(est["analogies"][0])
 
         # A new item without an actual, then its actual arrives.
-        r = c.post("/v1/items", json={"items": [{"id": "new-1", "title": "Add SSO login",
-                                                  "features": {"size": 8}}]})
+        r = c.post(
+            "/v1/items",
+            json={"items": [{"id": "new-1", "title": "Add SSO login", "features": {"size": 8}}]},
+        )
         assert r.status_code == 201
         r = c.post("/v1/items/new-1/actual", json={"effort": 11.5})
         assert r.status_code == 200, r.text
@@ -74,8 +91,9 @@ def test_batch_estimates_and_csv_import(cluster3: LocalCluster, database_url: st
         r = c.post("/v1/items", content=csv_body, headers={"Content-Type": "text/csv"})
         assert r.status_code == 201, r.text
         assert r.json()["with_actual"] == 40
-        items = [{"title": f"Task {i}", "features": {"size": i % 7, "team": "core"}}
-                 for i in range(25)]
+        items = [
+            {"title": f"Task {i}", "features": {"size": i % 7, "team": "core"}} for i in range(25)
+        ]
         r = c.post("/v1/estimates/batch", json={"items": items, "quantiles": [0.25, 0.75]})
         assert r.status_code == 200, r.text
         out = r.json()["estimates"]
@@ -86,8 +104,9 @@ def test_batch_estimates_and_csv_import(cluster3: LocalCluster, database_url: st
             assert q["0.1"] <= q["0.25"] <= q["0.5"] <= q["0.75"] <= q["0.9"]
 
 
-def test_idempotency_key_replays_the_first_response(cluster3: LocalCluster,
-                                                    database_url: str) -> None:
+def test_idempotency_key_replays_the_first_response(
+    cluster3: LocalCluster, database_url: str
+) -> None:
     _, key = make_tenant(database_url)
     body = {"items": [{"id": "x1", "title": "Once only", "actual": 3}]}
     with client(cluster3, key) as c:
@@ -96,8 +115,11 @@ def test_idempotency_key_replays_the_first_response(cluster3: LocalCluster,
         assert first.status_code == second.status_code == 201
         assert first.json() == second.json()
         assert second.headers.get("Idempotent-Replayed") == "true"
-        other = c.post("/v1/items", json={"items": [{"id": "x2", "title": "Other"}]},
-                       headers={"Idempotency-Key": "k-1"})
+        other = c.post(
+            "/v1/items",
+            json={"items": [{"id": "x2", "title": "Other"}]},
+            headers={"Idempotency-Key": "k-1"},
+        )
         assert other.status_code == 409
         assert other.json()["field"] == "Idempotency-Key"
         # Only one event was appended for the two identical requests.
@@ -109,8 +131,12 @@ def test_tenants_are_isolated(cluster3: LocalCluster, database_url: str) -> None
     _, key_a = make_tenant(database_url)
     _, key_b = make_tenant(database_url)
     with client(cluster3, key_a) as a, client(cluster3, key_b) as b:
-        assert a.post("/v1/items", json={"items": [{"id": "secret", "title": "A's item",
-                                                    "actual": 5}]}).status_code == 201
+        assert (
+            a.post(
+                "/v1/items", json={"items": [{"id": "secret", "title": "A's item", "actual": 5}]}
+            ).status_code
+            == 201
+        )
         assert b.get("/v1/items/secret").status_code == 404
         est = b.post("/v1/estimates", json={"title": "A's item"}).json()
         assert all(an["id"] != "secret" for an in est["analogies"])

@@ -18,8 +18,9 @@ def keys(database_url: str) -> dict[str, str]:
     return {"full": full, "read": read_only}
 
 
-def _check(r: httpx.Response, status: int, field: str | None = None,
-           detail_has: str | None = None) -> None:
+def _check(
+    r: httpx.Response, status: int, field: str | None = None, detail_has: str | None = None
+) -> None:
     assert r.status_code == status, r.text
     assert r.headers["content-type"].startswith("application/problem+json")
     body = r.json()
@@ -39,41 +40,109 @@ CASES = [
     ("POST", "/v1/estimates", {"json": {"title": ""}}, 422, "title", "empty"),
     ("POST", "/v1/estimates", {"json": {"title": 5}}, 422, "title", "string"),
     ("POST", "/v1/estimates", {"json": [1, 2]}, 422, None, "object"),
-    ("POST", "/v1/estimates", {"json": {"title": "x", "colour": "red"}}, 422, "colour",
-     "unknown"),
+    ("POST", "/v1/estimates", {"json": {"title": "x", "colour": "red"}}, 422, "colour", "unknown"),
     ("POST", "/v1/estimates", {"json": {"title": "x", "features": [1]}}, 422, "features", None),
-    ("POST", "/v1/estimates", {"json": {"title": "x", "features": {"a": [1]}}}, 422,
-     "features.a", None),
-    ("POST", "/v1/estimates", {"json": {"title": "x", "quantiles": [0.5, 1.5]}}, 422,
-     "quantiles[1]", None),
-    ("POST", "/v1/estimates", {"json": {"title": "x", "quantiles": "p90"}}, 422, "quantiles",
-     None),
+    (
+        "POST",
+        "/v1/estimates",
+        {"json": {"title": "x", "features": {"a": [1]}}},
+        422,
+        "features.a",
+        None,
+    ),
+    (
+        "POST",
+        "/v1/estimates",
+        {"json": {"title": "x", "quantiles": [0.5, 1.5]}},
+        422,
+        "quantiles[1]",
+        None,
+    ),
+    ("POST", "/v1/estimates", {"json": {"title": "x", "quantiles": "p90"}}, 422, "quantiles", None),
     ("POST", "/v1/estimates", {"json": {"title": "x", "min_seq": -1}}, 422, "min_seq", None),
     ("POST", "/v1/estimates", {"json": {"title": "x" * 5000}}, 422, "title", "longer"),
-    ("POST", "/v1/estimates", {"content": b"title=x",
-                               "headers": {"Content-Type": "application/x-www-form-urlencoded"}},
-     415, None, None),
+    (
+        "POST",
+        "/v1/estimates",
+        {"content": b"title=x", "headers": {"Content-Type": "application/x-www-form-urlencoded"}},
+        415,
+        None,
+        None,
+    ),
     ("POST", "/v1/estimates/batch", {"json": {"items": []}}, 422, "items", None),
-    ("POST", "/v1/estimates/batch", {"json": {"items": [{"title": "a"}, {}]}}, 422,
-     "items[1].title", None),
-    ("POST", "/v1/estimates/batch", {"json": {"items": [{"title": "a"}] * 1001}}, 422, "items",
-     "at most"),
-    ("POST", "/v1/items", {"json": {"items": [{"title": "a", "actual": -3}]}}, 422,
-     "items[0].actual", "positive"),
-    ("POST", "/v1/items", {"json": {"items": [{"title": "a", "actual": "3h"}]}}, 422,
-     "items[0].actual", "number"),
-    ("POST", "/v1/items", {"json": {"items": [{"id": "a", "title": "a"},
-                                              {"id": "a", "title": "b"}]}}, 422,
-     "items[1].id", "duplicate"),
+    (
+        "POST",
+        "/v1/estimates/batch",
+        {"json": {"items": [{"title": "a"}, {}]}},
+        422,
+        "items[1].title",
+        None,
+    ),
+    (
+        "POST",
+        "/v1/estimates/batch",
+        {"json": {"items": [{"title": "a"}] * 1001}},
+        422,
+        "items",
+        "at most",
+    ),
+    (
+        "POST",
+        "/v1/items",
+        {"json": {"items": [{"title": "a", "actual": -3}]}},
+        422,
+        "items[0].actual",
+        "positive",
+    ),
+    (
+        "POST",
+        "/v1/items",
+        {"json": {"items": [{"title": "a", "actual": "3h"}]}},
+        422,
+        "items[0].actual",
+        "number",
+    ),
+    (
+        "POST",
+        "/v1/items",
+        {"json": {"items": [{"id": "a", "title": "a"}, {"id": "a", "title": "b"}]}},
+        422,
+        "items[1].id",
+        "duplicate",
+    ),
     ("POST", "/v1/items", {"json": {"things": []}}, 422, "items", None),
-    ("POST", "/v1/items", {"content": b"id,name\n1,x\n", "headers": {"Content-Type": "text/csv"}},
-     422, "header", "title"),
-    ("POST", "/v1/items", {"content": b"title,effort\nx,abc\n",
-                           "headers": {"Content-Type": "text/csv"}}, 422, "line 2.effort", None),
-    ("POST", "/v1/items", {"content": b"title,effort\nx,1,2\n",
-                           "headers": {"Content-Type": "text/csv"}}, 422, "line 2", "cells"),
-    ("POST", "/v1/items", {"content": b"<xml/>", "headers": {"Content-Type": "application/xml"}},
-     415, None, None),
+    (
+        "POST",
+        "/v1/items",
+        {"content": b"id,name\n1,x\n", "headers": {"Content-Type": "text/csv"}},
+        422,
+        "header",
+        "title",
+    ),
+    (
+        "POST",
+        "/v1/items",
+        {"content": b"title,effort\nx,abc\n", "headers": {"Content-Type": "text/csv"}},
+        422,
+        "line 2.effort",
+        None,
+    ),
+    (
+        "POST",
+        "/v1/items",
+        {"content": b"title,effort\nx,1,2\n", "headers": {"Content-Type": "text/csv"}},
+        422,
+        "line 2",
+        "cells",
+    ),
+    (
+        "POST",
+        "/v1/items",
+        {"content": b"<xml/>", "headers": {"Content-Type": "application/xml"}},
+        415,
+        None,
+        None,
+    ),
     ("POST", "/v1/items/nope/actual", {"json": {"effort": 3}}, 404, "id", "no item"),
     ("POST", "/v1/items/nope/actual", {"json": {"effort": 0}}, 422, "effort", None),
     ("POST", "/v1/items/nope/actual", {"json": {"hours": 3}}, 422, "hours", None),
@@ -81,16 +150,32 @@ CASES = [
     ("GET", "/v1/items/nope", {}, 404, "id", None),
     ("GET", "/v1/nothing-here", {}, 404, None, None),
     ("DELETE", "/v1/estimates", {}, 405, None, None),
-    ("POST", "/v1/items", {"json": {"items": [{"title": "a"}]},
-                           "headers": {"Idempotency-Key": "x" * 300}}, 422, "Idempotency-Key",
-     None),
+    (
+        "POST",
+        "/v1/items",
+        {"json": {"items": [{"title": "a"}]}, "headers": {"Idempotency-Key": "x" * 300}},
+        422,
+        "Idempotency-Key",
+        None,
+    ),
 ]
 
 
-@pytest.mark.parametrize("method,path,kwargs,status,field,detail", CASES,
-                         ids=[f"{c[0]} {c[1]} {c[3]} {c[4]}" for c in CASES])
-def test_bad_request(cluster3: LocalCluster, keys: dict[str, str], method: str, path: str,
-                     kwargs: dict, status: int, field: str | None, detail: str | None) -> None:
+@pytest.mark.parametrize(
+    "method,path,kwargs,status,field,detail",
+    CASES,
+    ids=[f"{c[0]} {c[1]} {c[3]} {c[4]}" for c in CASES],
+)
+def test_bad_request(
+    cluster3: LocalCluster,
+    keys: dict[str, str],
+    method: str,
+    path: str,
+    kwargs: dict,
+    status: int,
+    field: str | None,
+    detail: str | None,
+) -> None:
     headers = {"Authorization": f"Bearer {keys['full']}", **kwargs.pop("headers", {})}
     r = httpx.request(method, cluster3.url + path, headers=headers, timeout=30, **kwargs)
     _check(r, status, field, detail)
@@ -98,14 +183,18 @@ def test_bad_request(cluster3: LocalCluster, keys: dict[str, str], method: str, 
 
 def test_oversized_body_is_413(cluster3: LocalCluster, keys: dict[str, str]) -> None:
     big = b'{"items": [' + b'{"title": "x"},' * 1_200_000 + b'{"title": "y"}]}'
-    r = httpx.post(cluster3.url + "/v1/items", content=big, timeout=60,
-                   headers={"Authorization": f"Bearer {keys['full']}",
-                            "Content-Type": "application/json"})
+    r = httpx.post(
+        cluster3.url + "/v1/items",
+        content=big,
+        timeout=60,
+        headers={"Authorization": f"Bearer {keys['full']}", "Content-Type": "application/json"},
+    )
     _check(r, 413)
 
 
-@pytest.mark.parametrize("header", [None, "Basic abc", "Bearer", "Bearer nope",
-                                    "Bearer rk_abc_def"])
+@pytest.mark.parametrize(
+    "header", [None, "Basic abc", "Bearer", "Bearer nope", "Bearer rk_abc_def"]
+)
 def test_missing_or_wrong_key_is_401(cluster3: LocalCluster, header: str | None) -> None:
     headers = {"Authorization": header} if header is not None else {}
     r = httpx.post(cluster3.url + "/v1/estimates", json={"title": "x"}, headers=headers)
@@ -114,9 +203,15 @@ def test_missing_or_wrong_key_is_401(cluster3: LocalCluster, header: str | None)
 
 
 def test_read_only_key_cannot_write(cluster3: LocalCluster, keys: dict[str, str]) -> None:
-    r = httpx.post(cluster3.url + "/v1/items", json={"items": [{"title": "x"}]},
-                   headers={"Authorization": f"Bearer {keys['read']}"})
+    r = httpx.post(
+        cluster3.url + "/v1/items",
+        json={"items": [{"title": "x"}]},
+        headers={"Authorization": f"Bearer {keys['read']}"},
+    )
     _check(r, 403, detail_has="write")
-    r = httpx.post(cluster3.url + "/v1/estimates", json={"title": "x"},
-                   headers={"Authorization": f"Bearer {keys['read']}"})
+    r = httpx.post(
+        cluster3.url + "/v1/estimates",
+        json={"title": "x"},
+        headers={"Authorization": f"Bearer {keys['read']}"},
+    )
     assert r.status_code == 200

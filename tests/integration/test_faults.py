@@ -21,8 +21,12 @@ from tests.conftest import make_tenant, start_cluster
 pytestmark = [pytest.mark.integration, pytest.mark.fault]
 
 HISTORY = [
-    {"id": f"h{i}", "title": f"task {i} {['api', 'ui', 'db'][i % 3]}",
-     "features": {"size": 1 + i % 8}, "actual": float(1 + (i % 8) * 2)}
+    {
+        "id": f"h{i}",
+        "title": f"task {i} {['api', 'ui', 'db'][i % 3]}",
+        "features": {"size": 1 + i % 8},
+        "actual": float(1 + (i % 8) * 2),
+    }
     for i in range(40)
 ]
 
@@ -30,8 +34,9 @@ HISTORY = [
 @pytest.fixture
 def fresh_cluster(database_url: str, tmp_path: Path) -> Iterator[LocalCluster]:
     """Coordinator + 3 nodes, R=2, its own processes (the test may kill them)."""
-    cluster = start_cluster(database_url, nodes=3, replication=2, tmp=tmp_path,
-                            heartbeat_timeout=1.5, hedge_delay=0.05)
+    cluster = start_cluster(
+        database_url, nodes=3, replication=2, tmp=tmp_path, heartbeat_timeout=1.5, hedge_delay=0.05
+    )
     try:
         yield cluster
     finally:
@@ -42,20 +47,29 @@ def _load_tenants(cluster: LocalCluster, database_url: str, n: int) -> dict[str,
     keys = {}
     for _ in range(n):
         tenant, key = make_tenant(database_url)
-        r = httpx.post(cluster.url + "/v1/items", json={"items": HISTORY}, timeout=30,
-                       headers={"Authorization": f"Bearer {key}"})
+        r = httpx.post(
+            cluster.url + "/v1/items",
+            json={"items": HISTORY},
+            timeout=30,
+            headers={"Authorization": f"Bearer {key}"},
+        )
         assert r.status_code == 201, r.text
         keys[tenant] = key
     # Warm every owner: one estimate per tenant.
     for key in keys.values():
-        r = httpx.post(cluster.url + "/v1/estimates", json={"title": "warm"}, timeout=30,
-                       headers={"Authorization": f"Bearer {key}"})
+        r = httpx.post(
+            cluster.url + "/v1/estimates",
+            json={"title": "warm"},
+            timeout=30,
+            headers={"Authorization": f"Bearer {key}"},
+        )
         assert r.status_code == 200, r.text
     return keys
 
 
-async def _steady_load(url: str, keys: list[str], seconds: float, concurrency: int,
-                       during: object = None) -> Counter[str]:
+async def _steady_load(
+    url: str, keys: list[str], seconds: float, concurrency: int, during: object = None
+) -> Counter[str]:
     """Estimates round-robin over tenants for ``seconds``; count outcomes by status."""
     outcomes: Counter[str] = Counter()
     deadline = anyio.current_time() + seconds
@@ -67,8 +81,11 @@ async def _steady_load(url: str, keys: list[str], seconds: float, concurrency: i
                 key = keys[i % len(keys)]
                 i += 1
                 try:
-                    r = await c.post("/v1/estimates", json={"title": f"load {i}"},
-                                     headers={"Authorization": f"Bearer {key}"})
+                    r = await c.post(
+                        "/v1/estimates",
+                        json={"title": f"load {i}"},
+                        headers={"Authorization": f"Bearer {key}"},
+                    )
                     outcomes[str(r.status_code)] += 1
                 except httpx.HTTPError as e:
                     outcomes[type(e).__name__] += 1
@@ -91,16 +108,27 @@ def test_kill_9_one_node_of_three_every_tenant_still_served(
     firsts = Counter(rendezvous_owners(t, nodes, 2)[0] for t in keys)
     victim = int(firsts.most_common(1)[0][0].split("-")[1])
 
-    outcomes = anyio.run(_steady_load, fresh_cluster.url, list(keys.values()), 6.0, 8,
-                         lambda: fresh_cluster.kill_node(victim, signal.SIGKILL), backend="trio")
+    outcomes = anyio.run(
+        _steady_load,
+        fresh_cluster.url,
+        list(keys.values()),
+        6.0,
+        8,
+        lambda: fresh_cluster.kill_node(victim, signal.SIGKILL),
+        backend="trio",
+    )
     assert set(outcomes) == {"200"}, outcomes
     assert outcomes["200"] > 50
     view = httpx.get(fresh_cluster.url + "/v1/cluster").json()
     assert view["live_nodes"] == 2
     # After the ring moved, every tenant is still served (new owners replayed the log).
     for key in keys.values():
-        r = httpx.post(fresh_cluster.url + "/v1/estimates", json={"title": "after"},
-                       headers={"Authorization": f"Bearer {key}"}, timeout=30)
+        r = httpx.post(
+            fresh_cluster.url + "/v1/estimates",
+            json={"title": "after"},
+            headers={"Authorization": f"Bearer {key}"},
+            timeout=30,
+        )
         assert r.status_code == 200, r.text
         assert r.json()["seq"] == len(HISTORY)
 
@@ -111,13 +139,16 @@ def test_kill_9_coordinator_loses_no_acknowledged_actual(
     _, key = make_tenant(database_url)
     auth = {"Authorization": f"Bearer {key}"}
     items = [{"id": f"w{i}", "title": f"work item {i}"} for i in range(30)]
-    assert httpx.post(fresh_cluster.url + "/v1/items", json={"items": items},
-                      headers=auth).status_code == 201
+    assert (
+        httpx.post(fresh_cluster.url + "/v1/items", json={"items": items}, headers=auth).status_code
+        == 201
+    )
     acknowledged: dict[str, float] = {}
     last_seq = 0
     for i in range(30):
-        r = httpx.post(fresh_cluster.url + f"/v1/items/w{i}/actual",
-                       json={"effort": 1.0 + i}, headers=auth)
+        r = httpx.post(
+            fresh_cluster.url + f"/v1/items/w{i}/actual", json={"effort": 1.0 + i}, headers=auth
+        )
         assert r.status_code == 200
         acknowledged[f"w{i}"] = 1.0 + i
         last_seq = r.json()["seq"]
@@ -141,13 +172,13 @@ def test_writes_racing_a_coordinator_kill_are_either_acknowledged_and_kept_or_fa
     acknowledged: list[str] = []
 
     async def writer() -> None:
-        async with httpx.AsyncClient(base_url=fresh_cluster.url, headers=auth,
-                                     timeout=5) as c:
+        async with httpx.AsyncClient(base_url=fresh_cluster.url, headers=auth, timeout=5) as c:
             for i in range(400):
                 try:
-                    r = await c.post("/v1/items", json={"items": [{"id": f"r{i}",
-                                                                    "title": f"r {i}",
-                                                                    "actual": 2.0}]})
+                    r = await c.post(
+                        "/v1/items",
+                        json={"items": [{"id": f"r{i}", "title": f"r {i}", "actual": 2.0}]},
+                    )
                 except httpx.HTTPError:
                     return
                 if r.status_code == 201:
@@ -192,8 +223,12 @@ def test_malformed_frames_sent_to_a_node_inbox_do_not_crash_it(
     assert node0["stats"]["frames_dropped"] >= len(junk) - 1
     assert fresh_cluster.nodes[0] is not None and fresh_cluster.nodes[0].poll() is None
     for key in keys.values():
-        r = httpx.post(fresh_cluster.url + "/v1/estimates", json={"title": "still fine"},
-                       headers={"Authorization": f"Bearer {key}"}, timeout=30)
+        r = httpx.post(
+            fresh_cluster.url + "/v1/estimates",
+            json={"title": "still fine"},
+            headers={"Authorization": f"Bearer {key}"},
+            timeout=30,
+        )
         assert r.status_code == 200
 
 
@@ -201,9 +236,19 @@ def test_sigterm_node_drains_and_leaves_without_failed_requests(
     fresh_cluster: LocalCluster, database_url: str
 ) -> None:
     keys = _load_tenants(fresh_cluster, database_url, 4)
-    outcomes = anyio.run(_steady_load, fresh_cluster.url, list(keys.values()), 4.0, 6,
-                         lambda: fresh_cluster.kill_node(1, signal.SIGTERM), backend="trio")
+    outcomes = anyio.run(
+        _steady_load,
+        fresh_cluster.url,
+        list(keys.values()),
+        4.0,
+        6,
+        lambda: fresh_cluster.kill_node(1, signal.SIGTERM),
+        backend="trio",
+    )
     assert set(outcomes) == {"200"}, outcomes
-    node1 = [n for n in httpx.get(fresh_cluster.url + "/v1/cluster").json()["nodes"]
-             if n["node_id"] == "node-1"]
+    node1 = [
+        n
+        for n in httpx.get(fresh_cluster.url + "/v1/cluster").json()["nodes"]
+        if n["node_id"] == "node-1"
+    ]
     assert node1 and node1[0]["state"] in ("draining", "dead")
