@@ -1,0 +1,73 @@
+"""Fault: PostgreSQL stops and comes back under a running cluster."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import anyio
+import httpx
+import pytest
+
+from coordinator.embedded_pg import EmbeddedPostgres
+from coordinator.store import create_pool
+from coordinator.store.migrate import migrate
+from coordinator.store.tenants import create_api_key, create_tenant
+from tests.conftest import start_cluster
+
+pytestmark = [pytest.mark.integration, pytest.mark.fault]
+
+
+async def _tenant(url: str) -> str:
+    pool = await create_pool(url, min_size=1, max_size=1)
+    try:
+        async with pool.acquire() as conn:
+            await migrate(conn)
+            await create_tenant(conn, "acme", "acme")
+            return await create_api_key(conn, "acme")
+    finally:
+        await pool.close()
+
+
+def test_database_restart_fails_writes_cleanly_and_loses_nothing(tmp_path: Path) -> None:
+    import tempfile
+
+    pgdir = Path(tempfile.mkdtemp(prefix="rkdb")) / "pg"
+    pg = EmbeddedPostgres(pgdir)
+    url = pg.start()
+    key = anyio.run(_tenant, url)
+    cluster = start_cluster(url, nodes=2, replication=2, tmp=tmp_path)
+    auth = {"Authorization": f"Bearer {key}"}
+    try:
+        with httpx.Client(base_url=cluster.url, headers=auth, timeout=30) as c:
+            items = [{"id": f"a{i}", "title": f"item {i}", "actual": 1.0 + i} for i in range(20)]
+            assert c.post("/v1/items", json={"items": items}).status_code == 201
+            assert c.post("/v1/estimates", json={"title": "warm"}).status_code == 200
+
+            pg.stop()
+            # Writes fail with a clear 503, never a 500 or a false acknowledgement.
+            r = c.post("/v1/items", json={"items": [{"id": "lost", "title": "x"}]})
+            assert r.status_code == 503, r.text
+            assert r.headers["content-type"].startswith("application/problem+json")
+            assert "Retry-After" in r.headers
+            # Reads are served from the nodes' models (the key is cached).
+            assert c.post("/v1/estimates", json={"title": "still"}).status_code == 200
+            assert c.get("/ready").status_code == 503
+
+            pg.start()
+            deadline = time.monotonic() + 30
+            while True:
+                r = c.post("/v1/items", json={"items": [{"id": "after", "title": "y",
+                                                          "actual": 2.0}]})
+                if r.status_code == 201 or time.monotonic() > deadline:
+                    break
+                time.sleep(0.5)
+            assert r.status_code == 201, r.text
+            for i in range(20):
+                assert c.get(f"/v1/items/a{i}").json()["actual"] == 1.0 + i
+            assert c.get("/v1/items/lost").status_code == 404
+            est = c.post("/v1/estimates", json={"title": "y", "min_seq": r.json()["seq"]})
+            assert est.status_code == 200 and est.json()["seq"] == r.json()["seq"]
+    finally:
+        cluster.stop()
+        pg.stop()
