@@ -16,6 +16,7 @@ from actors.logfmt import configure_logging
 from node.agent import ESTIMATOR_PREFIX, NodeAgent
 from node.config import NodeConfig
 from node.tenant_estimator import TenantEstimator
+from node.warmup import warm_up
 
 log = logging.getLogger("reckon.node")
 
@@ -70,6 +71,8 @@ async def serve(config: NodeConfig) -> None:
             return lambda: TenantEstimator(tenant, config)
         return None
 
+    seconds = warm_up()
+    log.info("kernels ready seconds=%.2f", seconds)
     system = ActorSystem(Transport(config.listen, config.cluster_secret, config.transport),
                          spawn_missing=spawn_missing)
     agent = NodeAgent(system, config)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import anyio
 import numpy as np
 
 from actors import Actor, AskTimeout, Refused, RemoteError, handles
@@ -149,7 +150,9 @@ class TenantEstimator(Actor):
                 if seq > self.last_seq:
                     self.held[seq] = event
             before = self.last_seq
-            self._apply_held()
+            # A replay page can take a while to fold: do it off the event loop so the node
+            # keeps heartbeating and answering other tenants meanwhile.
+            await anyio.to_thread.run_sync(self._apply_held)
             if len(reply.events) < self.config.fetch_page or self.last_seq == before:
                 return
 

@@ -1,0 +1,37 @@
+"""Compile (or load from Numba's cache) every kernel path before the node joins the ring.
+
+A node that joined before its kernels were compiled would stall its event loop for seconds
+on the first request (no heartbeats, no answers) and be declared dead. The workload goes
+through the public estimator API only, so it follows whatever paths the kernels take:
+a large batch (the block update), single updates, single and batch predictions.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from kernels import Estimator, EstimatorConfig
+
+_WORDS = ("login", "billing", "report", "export", "migrate", "cache", "search", "api", "ui")
+
+
+def warm_up(items: int = 1000) -> float:
+    """Exercise the estimator end to end; return the seconds it took."""
+    start = time.perf_counter()
+    rng = np.random.default_rng(0)
+    titles = [" ".join(rng.choice(_WORDS, size=4)) for _ in range(items)]
+    features = [{"size": float(rng.integers(1, 20)), "team": str(rng.choice(["a", "b"])),
+                 "missing": None} for _ in range(items)]
+    efforts = rng.lognormal(1.0, 0.8, size=items)
+    est = Estimator(EstimatorConfig())
+    est.learn_many([f"w{i}" for i in range(items)], titles, [""] * items, features, efforts)
+    for i in range(3):
+        est.learn(f"s{i}", titles[i], "warm-up", features[i], float(efforts[i]))
+    est.learn("s0", titles[0], "warm-up", features[0], 2.0)  # replacing an actual
+    q = np.array([0.1, 0.5, 0.9])
+    est.predict(titles[0], "", features[0], q)
+    est.predict_many(titles[:16], [""] * 16, features[:16], q)
+    Estimator.from_state(est.to_state()).predict(titles[1], "", {}, q)
+    return time.perf_counter() - start
