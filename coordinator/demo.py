@@ -32,6 +32,8 @@ DEMO_TENANT = "demo"
 
 def _port_free(port: int) -> bool:
     with socket.socket() as s:
+        # As the servers do: a socket of the last run still in TIME_WAIT does not block reuse.
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind(("127.0.0.1", port))
         except OSError:
