@@ -12,7 +12,6 @@ import argparse
 import os
 import secrets
 import signal
-import socket
 import sys
 import threading
 from importlib import resources
@@ -22,23 +21,12 @@ import anyio
 import httpx
 
 from coordinator.embedded_pg import EmbeddedPostgres, environ_database_url
-from coordinator.launcher import LocalCluster, LocalClusterSpec
+from coordinator.launcher import LocalCluster, LocalClusterSpec, port_is_free
 from coordinator.store import create_pool
 from coordinator.store.migrate import migrate
 from coordinator.store.tenants import create_api_key, create_tenant, lookup_key
 
 DEMO_TENANT = "demo"
-
-
-def _port_free(port: int) -> bool:
-    with socket.socket() as s:
-        # As the servers do: a socket of the last run still in TIME_WAIT does not block reuse.
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-        return True
 
 
 def _read_or_create_secret(path: Path) -> str:
@@ -84,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     workdir = Path(args.data_dir)
     workdir.mkdir(parents=True, exist_ok=True)
     ports = [args.port, args.port + 1000] + [args.port + 1001 + i for i in range(args.nodes)]
-    busy = [port for port in ports if not _port_free(port)]
+    busy = [port for port in ports if not port_is_free(port)]
     if busy:
         print(f"reckon demo: port(s) {busy} are in use; pick another --port", file=sys.stderr)
         return 1

@@ -12,6 +12,8 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import asyncpg
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
 
 from coordinator.problems import Conflict, InvalidInput, ServiceUnavailable
 from coordinator.router import Router
@@ -34,6 +36,19 @@ def check_idempotency_key(value: str | None) -> str | None:
         raise InvalidInput("Idempotency-Key must be 1-200 printable characters",
                            field="Idempotency-Key")
     return value
+
+
+async def respond_to_write(
+    request: Request, pool: asyncpg.Pool, router: Router, tenant: str, body: bytes,
+    write: WriteBody,
+) -> Response:
+    """Run an endpoint's write under the request's Idempotency-Key and answer it."""
+    key = check_idempotency_key(request.headers.get("idempotency-key"))
+    fingerprint = request_fingerprint(request.method, request.url.path, body)
+    status, response, replayed = await idempotent_write(pool, router, tenant, key,
+                                                        fingerprint, write)
+    headers = {"Idempotent-Replayed": "true"} if replayed else None
+    return JSONResponse(response, status_code=status, headers=headers)
 
 
 async def idempotent_write(

@@ -22,14 +22,14 @@ from coordinator.validation import (
     parse_json,
     read_body,
 )
-from coordinator.writes import check_idempotency_key, idempotent_write, request_fingerprint
+from coordinator.writes import check_idempotency_key, respond_to_write
 
 
 async def import_items(request: Request) -> Response:
     """``POST /v1/items``: create or replace items; items with ``actual`` teach the model."""
     st = state_of(request)
     grant = await st.keys.verify(request, "write")
-    key = check_idempotency_key(request.headers.get("idempotency-key"))
+    check_idempotency_key(request.headers.get("idempotency-key"))
     body = await read_body(request, st.config.max_body_bytes)
     ctype = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
     if ctype == "text/csv":
@@ -52,17 +52,14 @@ async def import_items(request: Request) -> Response:
         }
         return 201, response, appended
 
-    fp = request_fingerprint("POST", request.url.path, body)
-    status, response, replayed = await idempotent_write(st.pool, st.router, tenant, key, fp,
-                                                        write)
-    return json_response(response, status, {"Idempotent-Replayed": "true"} if replayed else None)
+    return await respond_to_write(request, st.pool, st.router, tenant, body, write)
 
 
 async def record_actual(request: Request) -> Response:
     """``POST /v1/items/{id}/actual``: the real effort of a finished item."""
     st = state_of(request)
     grant = await st.keys.verify(request, "write")
-    key = check_idempotency_key(request.headers.get("idempotency-key"))
+    check_idempotency_key(request.headers.get("idempotency-key"))
     item_id = parse_item_id(request.path_params["item_id"], "id")
     body = await read_body(request, 64 * 1024)
     data = parse_json(body)
@@ -86,10 +83,7 @@ async def record_actual(request: Request) -> Response:
         await item_store.set_actual(conn, tenant, item_id, effort, appended[0].seq)
         return 200, {"id": item_id, "actual": effort, "seq": appended[0].seq}, appended
 
-    fp = request_fingerprint("POST", request.url.path, body)
-    status, response, replayed = await idempotent_write(st.pool, st.router, tenant, key, fp,
-                                                        write)
-    return json_response(response, status, {"Idempotent-Replayed": "true"} if replayed else None)
+    return await respond_to_write(request, st.pool, st.router, tenant, body, write)
 
 
 async def get_item(request: Request) -> Response:

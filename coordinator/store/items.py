@@ -7,26 +7,6 @@ from typing import Any
 import asyncpg
 
 
-async def upsert(conn: asyncpg.Connection, tenant_id: str, item: dict[str, Any], seq: int) -> None:
-    """Create or replace an item's fields (an actual already recorded stays unless given)."""
-    await conn.execute(
-        "INSERT INTO items (tenant_id, item_id, title, description, features, actual,"
-        " actual_seq, created_seq) VALUES ($1, $2, $3, $4, $5, $6, $7, $7)"
-        " ON CONFLICT (tenant_id, item_id) DO UPDATE SET title = EXCLUDED.title,"
-        " description = EXCLUDED.description, features = EXCLUDED.features,"
-        " actual = COALESCE(EXCLUDED.actual, items.actual),"
-        " actual_seq = CASE WHEN EXCLUDED.actual IS NULL THEN items.actual_seq"
-        " ELSE EXCLUDED.actual_seq END, updated_at = now()",
-        tenant_id,
-        item["id"],
-        item["title"],
-        item.get("description", ""),
-        item.get("features", {}),
-        item.get("actual"),
-        seq,
-    )
-
-
 async def upsert_many(
     conn: asyncpg.Connection, tenant_id: str, rows: list[tuple[dict[str, Any], int]]
 ) -> None:

@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from coordinator.launcher import port_is_free
 from tests.ports import free_port
 
 pytestmark = pytest.mark.integration
@@ -52,7 +53,7 @@ def _children_gone(data_dir: Path) -> bool:
 def test_demo_starts_serves_stops_and_reuses_its_data(tmp_path: Path) -> None:
     data_dir = tmp_path / "d"
     port = free_port()
-    while not all(_free(p) for p in (port + 1000, port + 1001, port + 1002)):
+    while not all(port_is_free(p) for p in (port + 1000, port + 1001, port + 1002)):
         port = free_port()
     proc, out = _run_demo(data_dir, port, nodes=2)
     try:
@@ -81,18 +82,6 @@ def test_demo_starts_serves_stops_and_reuses_its_data(tmp_path: Path) -> None:
         assert r.status_code == 200 and r.json()["actual"] > 0
     finally:
         assert _stop(proc) == 0
-
-
-def _free(port: int) -> bool:
-    import socket
-
-    with socket.socket() as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-        return True
 
 
 def test_demo_refuses_a_busy_port_with_a_clear_message(tmp_path: Path) -> None:
