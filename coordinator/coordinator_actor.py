@@ -10,6 +10,7 @@ import asyncpg
 
 from actors import Actor, Refused, handles
 from actors.messages import ClusterView, FetchEvents, Heartbeat, Leave, TenantEvents
+from actors.wire import pack
 from coordinator.membership import Membership
 from coordinator.store import events
 
@@ -23,11 +24,12 @@ class CoordinatorActor(Actor):
     max_concurrency = 32
 
     def __init__(self, coordinator_id: str, pool: asyncpg.Pool, membership: Membership,
-                 max_fetch: int = 5000) -> None:
+                 max_fetch: int = 5000, max_reply_bytes: int = 4 * 1024 * 1024) -> None:
         self.coordinator_id = coordinator_id
         self.pool = pool
         self.membership = membership
         self.max_fetch = max_fetch
+        self.max_reply_bytes = max_reply_bytes
 
     @handles(Heartbeat)
     async def on_heartbeat(self, msg: Heartbeat, sender: str) -> ClusterView:
@@ -47,7 +49,16 @@ class CoordinatorActor(Actor):
                 head = await events.head_seq(conn, msg.tenant)
         except (asyncpg.PostgresError, OSError) as e:
             raise Refused("unavailable", f"event log unavailable: {e}") from e
-        return TenantEvents(msg.tenant, [e.to_wire() for e in batch], head)
+        # Stop before the reply outgrows a frame; the node asks again for the rest.
+        wire: list[dict[str, object]] = []
+        size = 0
+        for event in batch:
+            item = event.to_wire()
+            size += len(pack(item))
+            if wire and size > self.max_reply_bytes:
+                break
+            wire.append(item)
+        return TenantEvents(msg.tenant, wire, head)
 
     def view(self) -> ClusterView:
         """The current live membership as sent to nodes."""

@@ -10,16 +10,21 @@ known to be down are tried last.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
+from typing import Any
 
 import anyio
 
-from actors import ActorSystem, AskTimeout, Message, RemoteError
+from actors import ActorSystem, AskTimeout, Message, ProtocolError, RemoteError
 from actors.messages import TenantEvents
 from coordinator.membership import Membership
 from coordinator.store.events import Event
 
 ESTIMATOR_PREFIX = "estimator:"
+PUBLISH_CHUNK = 1000
+
+log = logging.getLogger("reckon.router")
 
 
 class NoNodesAvailable(Exception):
@@ -54,22 +59,41 @@ class Router:
         return self._heads.get(tenant, 0)
 
     def publish(self, tenant: str, events: list[Event]) -> None:
-        """Send committed events to every owner of the tenant."""
+        """Send committed events to every owner of the tenant; never raises.
+
+        Events go in chunks so that no message outgrows a frame. A chunk that cannot be sent
+        is counted and skipped: its owners fetch it when they notice the gap.
+        """
         if not events:
             return
         head = events[-1].seq
         if head > self._heads.get(tenant, 0):
             self._heads[tenant] = head
-        ring = self.membership.ring()
-        msg = TenantEvents(tenant, [e.to_wire() for e in events], head)
-        for node_id in ring.owners(tenant):
-            address = self.membership.address_of(node_id)
-            if address is None:
-                continue
-            if self.system.tell(address, ESTIMATOR_PREFIX + tenant, msg):
-                self._published += len(events)
+        addresses = [a for a in (self.membership.address_of(n)
+                                 for n in self.membership.ring().owners(tenant)) if a]
+        wire = [e.to_wire() for e in events]
+        for start in range(0, len(wire), PUBLISH_CHUNK):
+            self._publish_chunk(tenant, wire[start:start + PUBLISH_CHUNK], head, addresses)
+
+    def _publish_chunk(self, tenant: str, chunk: list[dict[str, Any]], head: int,
+                       addresses: list[str]) -> None:
+        msg = TenantEvents(tenant, chunk, head)
+        for address in addresses:
+            try:
+                sent = self.system.tell(address, ESTIMATOR_PREFIX + tenant, msg)
+            except ProtocolError:
+                if len(chunk) > 1:  # too big for one frame: halve it
+                    half = len(chunk) // 2
+                    self._publish_chunk(tenant, chunk[:half], head, [address])
+                    self._publish_chunk(tenant, chunk[half:], head, [address])
+                    continue
+                sent = False
+            if sent:
+                self._published += len(chunk)
             else:
-                self._dropped += len(events)
+                self._dropped += len(chunk)
+                log.warning("events not sent tenant=%s count=%d owner=%s", tenant, len(chunk),
+                            address)
 
     def candidates(self, tenant: str) -> list[str]:
         """Addresses to ask for a read, best first: owners, then one spare node."""

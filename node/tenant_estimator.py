@@ -23,6 +23,7 @@ log = logging.getLogger("reckon.node.estimator")
 
 MODEL_NAME = "blr.v1"
 COORDINATOR_ACTOR = "coordinator"
+INLINE_FOLD_LIMIT = 32
 
 
 class CatchUpFailed(Exception):
@@ -62,7 +63,12 @@ class TenantEstimator(Actor):
             seq = int(event["seq"])
             if seq > self.last_seq:
                 self.held[seq] = event
-        self._apply_held()
+        if len(self.held) > INLINE_FOLD_LIMIT:
+            # A large batch takes a while to fold: keep the event loop (heartbeats, other
+            # tenants) responsive meanwhile. This actor handles nothing else until it is done.
+            await anyio.to_thread.run_sync(self._apply_held)
+        else:
+            self._apply_held()
         if self.held or msg.head_seq > self.last_seq:
             await self.catch_up()
 
@@ -153,7 +159,7 @@ class TenantEstimator(Actor):
             # A replay page can take a while to fold: do it off the event loop so the node
             # keeps heartbeating and answering other tenants meanwhile.
             await anyio.to_thread.run_sync(self._apply_held)
-            if len(reply.events) < self.config.fetch_page or self.last_seq == before:
+            if self.last_seq >= reply.head_seq or self.last_seq == before:
                 return
 
     async def _fetch(self, after_seq: int) -> TenantEvents:
