@@ -252,3 +252,28 @@ def test_sigterm_node_drains_and_leaves_without_failed_requests(
         if n["node_id"] == "node-1"
     ]
     assert node1 and node1[0]["state"] in ("draining", "dead")
+
+
+def test_killed_node_rejoins_empty_and_takes_its_tenants_back_under_load(
+    fresh_cluster: LocalCluster, database_url: str
+) -> None:
+    keys = _load_tenants(fresh_cluster, database_url, 6)
+    fresh_cluster.kill_node(0, signal.SIGKILL)
+    fresh_cluster.wait_ready(2)
+
+    def restart() -> None:
+        fresh_cluster.start_node(0)
+        fresh_cluster.wait_ready(3, timeout=60)
+
+    outcomes = anyio.run(_steady_load, fresh_cluster.url, list(keys.values()), 10.0, 6, restart,
+                         backend="trio")
+    assert set(outcomes) == {"200"}, outcomes
+    for key in keys.values():
+        r = httpx.post(fresh_cluster.url + "/v1/estimates", json={"title": "after rejoin"},
+                       headers={"Authorization": f"Bearer {key}"}, timeout=30)
+        assert r.status_code == 200 and r.json()["seq"] == len(HISTORY)
+    time.sleep(1.5)  # the next heartbeats carry the node's counters
+    view = httpx.get(fresh_cluster.url + "/v1/cluster").json()
+    assert view["live_nodes"] == 3
+    node0 = next(n for n in view["nodes"] if n["node_id"] == "node-0")
+    assert node0["stats"]["actors"] >= 1, "the rejoined node serves tenants again"
