@@ -45,6 +45,12 @@ class LocalClusterSpec:
     extra_env: dict[str, str] = field(default_factory=dict)
     # The coordinator's command after the interpreter (benchmarks swap in a variant).
     coordinator_command: tuple[str, ...] = ("-m", "coordinator.cli", "coordinator")
+    # Further coordinators as (http port, nng port); every node heartbeats to all of them.
+    more_coordinators: list[tuple[int, int]] = field(default_factory=list)
+
+    def coordinator_ports(self) -> list[tuple[int, int]]:
+        """(http port, nng port) of every coordinator, the first one first."""
+        return [(self.http_port, self.coordinator_nng_port), *self.more_coordinators]
 
 
 class LocalCluster:
@@ -52,19 +58,29 @@ class LocalCluster:
 
     def __init__(self, spec: LocalClusterSpec) -> None:
         self.spec = spec
-        self.coordinator: subprocess.Popen[bytes] | None = None
+        self.coordinators: list[subprocess.Popen[bytes] | None] = [None] * len(
+            spec.coordinator_ports())
         self.nodes: list[subprocess.Popen[bytes] | None] = [None] * len(spec.node_ports)
         spec.workdir.mkdir(parents=True, exist_ok=True)
 
     @property
-    def url(self) -> str:
-        """The coordinator's HTTP base URL."""
-        return f"http://127.0.0.1:{self.spec.http_port}"
+    def coordinator(self) -> subprocess.Popen[bytes] | None:
+        """The first coordinator's process."""
+        return self.coordinators[0]
 
     @property
-    def coordinator_address(self) -> str:
-        """The coordinator's nng inbox."""
-        return f"tcp://127.0.0.1:{self.spec.coordinator_nng_port}"
+    def url(self) -> str:
+        """The first coordinator's HTTP base URL."""
+        return self.url_of(0)
+
+    def url_of(self, i: int) -> str:
+        """Coordinator ``i``'s HTTP base URL."""
+        return f"http://127.0.0.1:{self.spec.coordinator_ports()[i][0]}"
+
+    @property
+    def coordinator_addresses(self) -> list[str]:
+        """Every coordinator's nng inbox."""
+        return [f"tcp://127.0.0.1:{nng}" for _, nng in self.spec.coordinator_ports()]
 
     def _env(self) -> dict[str, str]:
         env = dict(os.environ)
@@ -81,41 +97,46 @@ class LocalCluster:
             start_new_session=True,
         )
 
-    def start_coordinator(self) -> None:
-        """Start (or restart) the coordinator process."""
+    def start_coordinator(self, i: int = 0) -> None:
+        """Start (or restart) coordinator ``i``."""
         s = self.spec
-        self.coordinator = self._spawn([
-            *s.coordinator_command, "--http", f"127.0.0.1:{s.http_port}", "--listen",
-            self.coordinator_address, "--replication", str(s.replication),
+        http, _ = s.coordinator_ports()[i]
+        self.coordinators[i] = self._spawn([
+            *s.coordinator_command, "--http", f"127.0.0.1:{http}", "--listen",
+            self.coordinator_addresses[i], "--replication", str(s.replication),
             "--heartbeat-timeout", str(s.heartbeat_timeout), "--hedge-delay", str(s.hedge_delay),
-            "--coordinator-id", "coord-1",
-        ], "coordinator.log")
+            "--coordinator-id", f"coord-{i + 1}",
+        ], "coordinator.log" if i == 0 else f"coordinator-{i + 1}.log")
 
     def start_node(self, i: int) -> None:
         """Start (or restart) node ``i``."""
         port = self.spec.node_ports[i]
+        coordinators = [arg for a in self.coordinator_addresses for arg in ("--coordinator", a)]
         self.nodes[i] = self._spawn([
-            "-m", "coordinator.cli", "node", "--listen", f"tcp://127.0.0.1:{port}", "--coordinator",
-            self.coordinator_address, "--node-id", f"node-{i}",
+            "-m", "coordinator.cli", "node", "--listen", f"tcp://127.0.0.1:{port}",
+            *coordinators, "--node-id", f"node-{i}",
         ], f"node-{i}.log")
 
     def start(self, timeout: float = 60.0) -> None:
-        """Start everything and wait until every node has joined."""
-        self.start_coordinator()
+        """Start everything and wait until every node has joined every coordinator."""
+        for c in range(len(self.coordinators)):
+            self.start_coordinator(c)
         for i in range(len(self.nodes)):
             self.start_node(i)
-        self.wait_ready(len(self.nodes), timeout)
+        for c in range(len(self.coordinators)):
+            self.wait_ready(len(self.nodes), timeout, coordinator=c)
 
-    def wait_ready(self, nodes: int, timeout: float = 60.0) -> None:
-        """Wait until /ready answers and ``nodes`` nodes are live."""
+    def wait_ready(self, nodes: int, timeout: float = 60.0, coordinator: int = 0) -> None:
+        """Wait until a coordinator answers and sees ``nodes`` live nodes."""
         deadline = time.monotonic() + timeout
         last = ""
+        proc = self.coordinators[coordinator]
         while time.monotonic() < deadline:
-            if self.coordinator is not None and self.coordinator.poll() is not None:
-                raise RuntimeError(f"coordinator exited with {self.coordinator.returncode}; "
-                                   f"see {self.spec.workdir / 'coordinator.log'}")
+            if proc is not None and proc.poll() is not None:
+                raise RuntimeError(f"coordinator {coordinator + 1} exited with {proc.returncode};"
+                                   f" see its log in {self.spec.workdir}")
             try:
-                r = httpx.get(self.url + "/v1/cluster", timeout=2)
+                r = httpx.get(self.url_of(coordinator) + "/v1/cluster", timeout=2)
                 if r.status_code == 200 and r.json()["live_nodes"] >= nodes:
                     return
                 last = r.text
@@ -132,18 +153,18 @@ class LocalCluster:
             proc.wait(timeout=30)
             self.nodes[i] = None
 
-    def kill_coordinator(self, sig: int = signal.SIGKILL) -> None:
-        """Send a signal to the coordinator and wait for it to exit."""
-        if self.coordinator is not None:
-            self.coordinator.send_signal(sig)
-            self.coordinator.wait(timeout=30)
-            self.coordinator = None
+    def kill_coordinator(self, sig: int = signal.SIGKILL, i: int = 0) -> None:
+        """Send a signal to coordinator ``i`` and wait for it to exit."""
+        proc = self.coordinators[i]
+        if proc is not None:
+            proc.send_signal(sig)
+            proc.wait(timeout=30)
+            self.coordinators[i] = None
 
     def stop(self, timeout: float = 15.0) -> None:
         """Graceful stop: nodes first (SIGTERM), then the coordinator; SIGKILL stragglers."""
         procs = [p for p in self.nodes if p is not None]
-        if self.coordinator is not None:
-            procs.append(self.coordinator)
+        procs += [p for p in self.coordinators if p is not None]
         for p in procs:
             if p.poll() is None:
                 p.send_signal(signal.SIGTERM)
@@ -155,4 +176,4 @@ class LocalCluster:
                 p.kill()
                 p.wait()
         self.nodes = [None] * len(self.nodes)
-        self.coordinator = None
+        self.coordinators = [None] * len(self.coordinators)

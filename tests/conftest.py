@@ -92,10 +92,16 @@ def make_tenant(
 
 
 def start_cluster(
-    database_url: str, nodes: int, replication: int, tmp: Path, **spec_kw: object
+    database_url: str,
+    nodes: int,
+    replication: int,
+    tmp: Path,
+    coordinators: int = 1,
+    **spec_kw: object,
 ) -> LocalCluster:
     """A running local cluster of real processes on free loopback ports."""
     spec = LocalClusterSpec(
+        more_coordinators=[(free_port(), free_port()) for _ in range(coordinators - 1)],
         database_url=database_url,
         secret=secrets.token_hex(16),
         workdir=tmp,

@@ -96,3 +96,35 @@ def test_demo_refuses_a_busy_port_with_a_clear_message(tmp_path: Path) -> None:
                            capture_output=True, text=True, timeout=60)
     assert r.returncode == 1
     assert "in use" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_demo_uses_an_existing_postgresql_from_the_environment(
+    tmp_path: Path, database_url: str
+) -> None:
+    port = free_port()
+    while not all(port_is_free(p) for p in (port + 1000, port + 1001)):
+        port = free_port()
+    data_dir = tmp_path / "d"
+    env = {**os.environ, "RECKON_DATABASE_URL": database_url}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "coordinator.cli", "demo", "--port", str(port), "--nodes", "1",
+         "--data-dir", str(data_dir)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+        start_new_session=True,
+    )
+    try:
+        assert proc.stdout is not None
+        lines = []
+        for line in proc.stdout:
+            lines.append(line)
+            if "Ctrl-C stops everything" in line:
+                break
+        out = "".join(lines)
+        assert "embedded PostgreSQL" not in out, out
+        assert not (data_dir / "pgdata").exists()
+        key = (data_dir / "demo-api-key").read_text().strip()
+        r = httpx.post(f"http://127.0.0.1:{port}/v1/estimates", json={"title": "x"},
+                       headers={"Authorization": f"Bearer {key}"})
+        assert r.status_code == 200, r.text
+    finally:
+        assert _stop(proc) == 0
