@@ -35,8 +35,14 @@ from coordinator.store import create_pool
 from coordinator.store.migrate import migrate
 from coordinator.store.tenants import create_api_key, create_tenant
 
-TITLES = ["Rewrite invoicing module", "Customer portal with reporting", "Inventory sync job",
-          "Payroll export to bank format", "Order entry screens", "Data warehouse loader"]
+TITLES = [
+    "Rewrite invoicing module",
+    "Customer portal with reporting",
+    "Inventory sync job",
+    "Payroll export to bank format",
+    "Order entry screens",
+    "Data warehouse loader",
+]
 
 
 def _free_port() -> int:
@@ -69,51 +75,96 @@ async def _prepare_db(admin_url: str) -> tuple[str, str]:
 def _requests(port: int, key: str) -> list[bytes]:
     out = []
     for i in range(64):
-        body = json.dumps({"title": TITLES[i % len(TITLES)],
-                           "features": {"Transactions": 50 + 17 * i, "Entities": 20 + 5 * i,
-                                        "Language": ["basic", "advanced", "4gl"][i % 3]}})
-        out.append(build_request("127.0.0.1", port, "/v1/estimates", body.encode(),
-                                 {"Authorization": f"Bearer {key}"}))
+        body = json.dumps(
+            {
+                "title": TITLES[i % len(TITLES)],
+                "features": {
+                    "Transactions": 50 + 17 * i,
+                    "Entities": 20 + 5 * i,
+                    "Language": ["basic", "advanced", "4gl"][i % 3],
+                },
+            }
+        )
+        out.append(
+            build_request(
+                "127.0.0.1",
+                port,
+                "/v1/estimates",
+                body.encode(),
+                {"Authorization": f"Bearer {key}"},
+            )
+        )
     return out
 
 
-def _measure(cluster: LocalCluster, key: str, args: argparse.Namespace, label: str
-             ) -> dict[int, LoadResult]:
-    r = httpx.post(cluster.url + "/v1/items", timeout=60,
-                   content=resources.files("coordinator.demo_data")
-                   .joinpath("desharnais.csv").read_bytes(),
-                   headers={"Authorization": f"Bearer {key}", "Content-Type": "text/csv"})
+def _measure(
+    cluster: LocalCluster, key: str, args: argparse.Namespace, label: str
+) -> dict[int, LoadResult]:
+    r = httpx.post(
+        cluster.url + "/v1/items",
+        timeout=60,
+        content=resources.files("coordinator.demo_data").joinpath("desharnais.csv").read_bytes(),
+        headers={"Authorization": f"Bearer {key}", "Content-Type": "text/csv"},
+    )
     r.raise_for_status()
     reqs = _requests(cluster.spec.http_port, key)
-    asyncio.run(run_load("127.0.0.1", cluster.spec.http_port, reqs, concurrency=4,
-                         duration=2.0, max_requests=5000))  # warm-up: JIT, caches, pools
+    asyncio.run(
+        run_load(
+            "127.0.0.1",
+            cluster.spec.http_port,
+            reqs,
+            concurrency=4,
+            duration=2.0,
+            max_requests=5000,
+        )
+    )  # warm-up: JIT, caches, pools
     results = {}
     for c in args.concurrency:
-        res = asyncio.run(run_load("127.0.0.1", cluster.spec.http_port, reqs, concurrency=c,
-                                   duration=args.duration, max_requests=args.max_requests))
+        res = asyncio.run(
+            run_load(
+                "127.0.0.1",
+                cluster.spec.http_port,
+                reqs,
+                concurrency=c,
+                duration=args.duration,
+                max_requests=args.max_requests,
+            )
+        )
         results[c] = res
-        print(f"  {label:<22} c={c:<3} {res.throughput:8.0f} req/s  p50 {res.percentile(50):6.2f}"
-              f" ms  p99 {res.percentile(99):6.2f} ms  statuses {res.statuses}"
-              f" errors {res.errors}", file=sys.stderr)
+        print(
+            f"  {label:<22} c={c:<3} {res.throughput:8.0f} req/s  p50 {res.percentile(50):6.2f}"
+            f" ms  p99 {res.percentile(99):6.2f} ms  statuses {res.statuses}"
+            f" errors {res.errors}",
+            file=sys.stderr,
+        )
     return results
 
 
-def _run_mode(url: str, key: str, args: argparse.Namespace, workdir: Path, inprocess: bool
-              ) -> dict[int, LoadResult]:
+def _run_mode(
+    url: str, key: str, args: argparse.Namespace, workdir: Path, inprocess: bool
+) -> dict[int, LoadResult]:
     nodes = 0 if inprocess else args.nodes
     spec = LocalClusterSpec(
-        database_url=url, secret=secrets.token_hex(16), workdir=workdir,
-        http_port=_free_port(), coordinator_nng_port=_free_port(),
+        database_url=url,
+        secret=secrets.token_hex(16),
+        workdir=workdir,
+        http_port=_free_port(),
+        coordinator_nng_port=_free_port(),
         node_ports=[_free_port() for _ in range(nodes)],
         replication=1 if inprocess else min(2, nodes),
-        coordinator_command=(("-m", "bench.inprocess_coordinator") if inprocess
-                             else ("-m", "coordinator.cli", "coordinator")),
+        coordinator_command=(
+            ("-m", "bench.inprocess_coordinator")
+            if inprocess
+            else ("-m", "coordinator.cli", "coordinator")
+        ),
         extra_env={"RECKON_LOG_LEVEL": "warning"},
     )
     cluster = LocalCluster(spec)
     try:
-        cluster.start(timeout=120) if nodes else (cluster.start_coordinator(),
-                                                  cluster.wait_ready(1, 120))
+        cluster.start(timeout=120) if nodes else (
+            cluster.start_coordinator(),
+            cluster.wait_ready(1, 120),
+        )
         label = "in-process (no hop)" if inprocess else f"cluster ({nodes} nodes)"
         return _measure(cluster, key, args, label)
     finally:
@@ -122,12 +173,14 @@ def _run_mode(url: str, key: str, args: argparse.Namespace, workdir: Path, inpro
 
 def main(argv: list[str] | None = None) -> int:
     """Run both modes and print a comparison table (markdown) on stdout."""
-    p = argparse.ArgumentParser(prog="python -m bench.http_load", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="python -m bench.http_load",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--duration", type=float, default=10.0, help="seconds per measurement")
     p.add_argument("--max-requests", type=int, default=200_000, help="cap per measurement")
-    p.add_argument("--concurrency", default="1,16",
-                   type=lambda s: [int(x) for x in s.split(",")])
+    p.add_argument("--concurrency", default="1,16", type=lambda s: [int(x) for x in s.split(",")])
     p.add_argument("--nodes", type=int, default=2)
     p.add_argument("--keep", action="store_true", help="keep the work directory (logs)")
     args = p.parse_args(argv)
@@ -141,8 +194,9 @@ def main(argv: list[str] | None = None) -> int:
         results = {}
         for inprocess in (False, True):
             url, key = anyio.run(_prepare_db, admin)
-            results[inprocess] = _run_mode(url, key, args, tmp / ("inproc" if inprocess
-                                                                   else "cluster"), inprocess)
+            results[inprocess] = _run_mode(
+                url, key, args, tmp / ("inproc" if inprocess else "cluster"), inprocess
+            )
     finally:
         if pg is not None:
             pg.stop()
@@ -150,20 +204,26 @@ def main(argv: list[str] | None = None) -> int:
             print(f"work directory kept: {tmp}", file=sys.stderr)
         else:
             shutil.rmtree(tmp, ignore_errors=True)
-    print(f"\n## Single estimates through HTTP ({time.strftime('%Y-%m-%d')}, "
-          f"{platform.processor() or platform.machine()}, {_cores()} cores, "
-          f"Python {platform.python_version()})\n")
-    print("| setup | concurrency | req/s | p50 ms | p99 ms | req/s vs in-process | "
-          "p50 vs in-process |")
+    print(
+        f"\n## Single estimates through HTTP ({time.strftime('%Y-%m-%d')}, "
+        f"{platform.processor() or platform.machine()}, {_cores()} cores, "
+        f"Python {platform.python_version()})\n"
+    )
+    print(
+        "| setup | concurrency | req/s | p50 ms | p99 ms | req/s vs in-process | "
+        "p50 vs in-process |"
+    )
     print("|---|---|---|---|---|---|---|")
     for c in args.concurrency:
         base = results[True][c]
         for inprocess in (False, True):
             r = results[inprocess][c]
             name = "in-process (no hop)" if inprocess else f"cluster, {args.nodes} nodes"
-            print(f"| {name} | {c} | {r.throughput:.0f} | {r.percentile(50):.2f} | "
-                  f"{r.percentile(99):.2f} | {r.throughput / base.throughput:.2f} | "
-                  f"{r.percentile(50) / base.percentile(50):.2f} |")
+            print(
+                f"| {name} | {c} | {r.throughput:.0f} | {r.percentile(50):.2f} | "
+                f"{r.percentile(99):.2f} | {r.throughput / base.throughput:.2f} | "
+                f"{r.percentile(50) / base.percentile(50):.2f} |"
+            )
     return 0
 
 

@@ -27,8 +27,12 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     configure_logging("coordinator-inprocess", args.log_level)
     config = config_from_args(args, dict(os.environ))
-    node_config = NodeConfig(node_id="local", listen=config.listen,
-                             coordinators=(config.listen,), cluster_secret=config.cluster_secret)
+    node_config = NodeConfig(
+        node_id="local",
+        listen=config.listen,
+        coordinators=(config.listen,),
+        cluster_secret=config.cluster_secret,
+    )
 
     def embedded(name: str) -> ActorFactory | None:
         if name.startswith("estimator:"):

@@ -37,15 +37,27 @@ class LoadResult:
 
 def build_request(host: str, port: int, path: str, body: bytes, headers: dict[str, str]) -> bytes:
     """Raw bytes of one POST request."""
-    lines = [f"POST {path} HTTP/1.1", f"Host: {host}:{port}",
-             f"Content-Length: {len(body)}", "Content-Type: application/json"]
+    lines = [
+        f"POST {path} HTTP/1.1",
+        f"Host: {host}:{port}",
+        f"Content-Length: {len(body)}",
+        "Content-Type: application/json",
+    ]
     lines += [f"{k}: {v}" for k, v in headers.items()]
     return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
 
 
-async def _worker(host: str, port: int, requests: list[bytes], offset: int, deadline: float,
-                  budget: list[int], latencies: list[float], statuses: Counter[int],
-                  errors: list[int]) -> None:
+async def _worker(
+    host: str,
+    port: int,
+    requests: list[bytes],
+    offset: int,
+    deadline: float,
+    budget: list[int],
+    latencies: list[float],
+    statuses: Counter[int],
+    errors: list[int],
+) -> None:
     reader, writer = await asyncio.open_connection(host, port)
     i = offset
     try:
@@ -76,8 +88,15 @@ async def _worker(host: str, port: int, requests: list[bytes], offset: int, dead
         writer.close()
 
 
-async def run_load(host: str, port: int, requests: list[bytes], *, concurrency: int,
-                   duration: float, max_requests: int) -> LoadResult:
+async def run_load(
+    host: str,
+    port: int,
+    requests: list[bytes],
+    *,
+    concurrency: int,
+    duration: float,
+    max_requests: int,
+) -> LoadResult:
     """Drive the server with ``concurrency`` closed-loop connections."""
     latencies: list[float] = []
     statuses: Counter[int] = Counter()
@@ -85,10 +104,13 @@ async def run_load(host: str, port: int, requests: list[bytes], *, concurrency: 
     budget = [max_requests]
     start = time.perf_counter()
     deadline = start + duration
-    await asyncio.gather(*[
-        _worker(host, port, requests, c * 7, deadline, budget, latencies, statuses, errors)
-        for c in range(concurrency)
-    ])
+    await asyncio.gather(
+        *[
+            _worker(host, port, requests, c * 7, deadline, budget, latencies, statuses, errors)
+            for c in range(concurrency)
+        ]
+    )
     seconds = time.perf_counter() - start
-    return LoadResult(len(latencies), seconds, dict(statuses), errors[0],
-                      np.array(latencies) * 1000.0)
+    return LoadResult(
+        len(latencies), seconds, dict(statuses), errors[0], np.array(latencies) * 1000.0
+    )
