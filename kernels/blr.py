@@ -94,6 +94,47 @@ def rank_one_updates(
 
 
 @njit(cache=True, nogil=True)
+def traced_rank_one_updates(
+    cov: NDArray[np.float64],
+    mean: NDArray[np.float64],
+    indptr: NDArray[np.int64],
+    indices: NDArray[np.int32],
+    values: NDArray[np.float64],
+    ys: NDArray[np.float64],
+    weights: NDArray[np.float64],
+    fits: NDArray[np.float64],
+    quads: NDArray[np.float64],
+) -> float:
+    """:func:`rank_one_updates` that also records, for each row, ``x.mean`` and
+    ``x^T cov x`` just before that row is applied: the out-of-sample predictive moments
+    of each observation under the model of everything before it. Rows with weight 0 are
+    skipped (their entries left as they are)."""
+    d = cov.shape[0]
+    u = np.empty(d, dtype=np.float64)
+    total = 0.0
+    for i in range(ys.shape[0]):
+        if weights[i] == 0.0:
+            continue
+        lo, hi = indptr[i], indptr[i + 1]
+        fit = 0.0
+        quad = 0.0
+        for k in range(lo, hi):
+            a = indices[k]
+            fit += values[k] * mean[a]
+            acc = 0.0
+            for m in range(lo, hi):
+                acc += cov[a, indices[m]] * values[m]
+            quad += values[k] * acc
+        fits[i] = fit
+        quads[i] = quad
+        db = rank_one_update(cov, mean, indices[lo:hi], values[lo:hi], ys[i], weights[i], u)
+        if np.isnan(db):
+            return np.nan
+        total += db
+    return total
+
+
+@njit(cache=True, nogil=True)
 def predictive_moments(
     cov: NDArray[np.float64],
     mean: NDArray[np.float64],
@@ -169,23 +210,58 @@ class BayesianLinearRegression:
         values: NDArray[np.float64],
         ys: NDArray[np.float64],
         weights: NDArray[np.float64],
-    ) -> None:
+        trace_from: int | None = None,
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         """Fold CSR rows in (weight 1) or out (weight -1), as if one at a time in order.
 
+        Rows from ``trace_from`` on are applied one at a time and their out-of-sample
+        predictive moments recorded: returns ``(fits, quads)`` for those rows (``x.mean``
+        and ``x^T cov x`` before each row; empty arrays without ``trace_from``).
         Raises ValueError if an unlearn would make the posterior improper (only possible
         when removing an observation that was never added).
         """
-        n_rows = int(np.count_nonzero(weights))
-        if n_rows == 0:
-            return
-        if n_rows * 1000 >= self.BLOCK_ROWS_PER_1000_DIMS * self.dim:
-            self._block_update(indptr, indices, values, ys, weights)
-        else:
-            db = rank_one_updates(self.cov_, self.mean_, indptr, indices, values, ys, weights)
+        n = ys.shape[0]
+        start = n if trace_from is None else min(max(trace_from, 0), n)
+        fits = np.full(n - start, np.nan)
+        quads = np.full(n - start, np.nan)
+        head = int(np.count_nonzero(weights[:start]))
+        if head * 1000 >= self.BLOCK_ROWS_PER_1000_DIMS * self.dim:
+            self._block_update(indptr, indices, values, ys[:start], weights[:start])
+        elif head > 0:
+            db = rank_one_updates(
+                self.cov_, self.mean_, indptr, indices, values, ys[:start], weights[:start]
+            )
+            if np.isnan(db):
+                raise ValueError("update would make the posterior improper")
+            self.b_ += db
+        if start < n:
+            db = traced_rank_one_updates(
+                self.cov_, self.mean_, indptr[start:] - indptr[start],
+                indices[indptr[start] :], values[indptr[start] :], ys[start:], weights[start:],
+                fits, quads,
+            )  # fmt: skip
             if np.isnan(db):
                 raise ValueError("update would make the posterior improper")
             self.b_ += db
         self.a_ += 0.5 * float(np.sum(weights))
+        return fits, quads
+
+    def loo_moments(
+        self,
+        indptr: NDArray[np.int64],
+        indices: NDArray[np.int32],
+        values: NDArray[np.float64],
+        ys: NDArray[np.float64],
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """Leave-one-out predictive moments of rows the model has learned, in closed form.
+
+        For a learned row with leverage ``h = x^T cov x`` and residual ``e = y - x.mean``,
+        the model without it predicts ``y - e / (1 - h)`` with ``x^T cov x = h / (1 - h)``.
+        Returns ``(locations, quads)``.
+        """  # fmt: skip
+        loc, quad = predictive_moments(self.cov_, self.mean_, indptr, indices, values)
+        h = np.clip(quad, 0.0, 1.0 - 1e-9)
+        return ys - (ys - loc) / (1.0 - h), h / (1.0 - h)
 
     def _block_update(
         self,

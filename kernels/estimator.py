@@ -1,14 +1,25 @@
 """The per-tenant effort model: learns from finished items, predicts effort distributions.
 
-Effort is modelled on the log scale by a Bayesian linear regression over hashed features
-(:mod:`kernels.blr`), so predictions are log-Student-t: the predictive median is the
-point estimate and quantiles come from the Student-t quantile function. Analogies are
-the learned items nearest in feature space.
+Three component models estimate log effort, each in its own way:
+
+0. a Bayesian linear regression over hashed features (:mod:`kernels.blr`);
+1. analogies: the nearest learned items (hnswlib), similarity-weighted and adjusted for
+   differences in structured features such as size (:mod:`kernels.analogy_estimate`);
+2. the median of every learned actual (the naive baseline, a shrinkage target).
+
+Every actual is first predicted by all three, out of sample, and only then learned; the
+:class:`~kernels.calibration.ConformalCalibrator` turns those records into blend weights
+(inverse out-of-sample error) and conformal quantiles of the blended residual. The point
+estimate is the predictive median. Until enough records exist (a new tenant), the
+linear model's Student-t predictive, which starts from the cold-start prior, is used.
+
+:meth:`Estimator.refit` is the periodic background refit (see :mod:`kernels.refit`).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -17,41 +28,58 @@ import numpy as np
 import scipy.stats
 from numpy.typing import NDArray
 
-from kernels.analogies import top_k_cosine
+from kernels.analogy_estimate import analogy_estimates
+from kernels.analogy_index import AnalogyIndex, fold_rows
 from kernels.blr import BayesianLinearRegression
+from kernels.calibration import ConformalCalibrator
 from kernels.config import EstimatorConfig
+from kernels.explanations import analogies_of, drivers_of
 from kernels.features import FeatureRows, Featurizer
 from kernels.item_store import ItemStore
 from kernels.numeric_scaling import NumericScaler
-from kernels.prediction import Analogy, Prediction
+from kernels.prediction import Prediction
+from kernels.running_median import RunningMedian
 
-STATE_VERSION = 1
+STATE_VERSION = 2
+N_COMPONENTS = 3
 _LOG_LIMIT = 700.0  # keeps exp() of extreme quantiles finite and > 0
+
+
+def prior_model(config: EstimatorConfig) -> BayesianLinearRegression:
+    """The linear model before any data: the cold-start prior of ``config``."""
+    prior_mean = np.zeros(config.dim)
+    prior_mean[0] = math.log(config.prior_median)
+    prior_var = np.full(config.dim, config.prior_text_var)
+    prior_var[0] = config.prior_bias_var
+    prior_var[1 : config.text_start] = config.prior_meta_var
+    a0 = config.prior_noise_strength
+    return BayesianLinearRegression(prior_mean, prior_var, a0, a0 * config.prior_noise_scale**2)
 
 
 class Estimator:
     """A stateful effort model; see :class:`EstimatorConfig` for its prior and layout.
 
     Learning the same ``item_id`` again replaces the earlier actual: its observation is
-    removed from the posterior exactly (a Sherman-Morrison downdate with the very vector
-    it was learned with) before the new one is added. Numeric feature scaling is the one
-    exception: running statistics keep every value they have seen.
+    removed from the linear model exactly (a Sherman-Morrison downdate with the very
+    vector it was learned with) and from the analogies before the new one is added.
+    Numeric feature scaling keeps running statistics of every value seen; a refit
+    rescales all stored items with the current statistics.
     """
+
+    #: Identifies the kind of model in model versions.
+    model_name = "reckon-blend.v2"
 
     def __init__(self, config: EstimatorConfig | None = None) -> None:
         self.config = config if config is not None else EstimatorConfig()
         cfg = self.config
-        prior_mean = np.zeros(cfg.dim)
-        prior_mean[0] = math.log(cfg.prior_median)
-        prior_var = np.full(cfg.dim, cfg.prior_text_var)
-        prior_var[0] = cfg.prior_bias_var
-        prior_var[1 : cfg.text_start] = cfg.prior_meta_var
-        a0 = cfg.prior_noise_strength
-        self._model = BayesianLinearRegression(
-            prior_mean, prior_var, a0, a0 * cfg.prior_noise_scale**2
-        )
+        self._model = prior_model(cfg)
         self._features = Featurizer(cfg)
         self._items = ItemStore(first_coord=1)
+        self._index = AnalogyIndex(cfg.analogy_width, cfg.hash_seed % (1 << 31), cfg.hnsw_ef)
+        self._median = RunningMedian()
+        self._calibrator = ConformalCalibrator(
+            N_COMPONENTS, cfg.calibration_window, cfg.blend_power, cfg.conformal_step
+        )
 
     @property
     def n_observations(self) -> int:
@@ -79,8 +107,11 @@ class Estimator:
     ) -> None:
         """Fold in many items; the same result as calling :meth:`learn` on each in order.
 
-        Raises ValueError on invalid input (mismatched lengths, a non-finite or
-        non-positive effort, an unsupported feature value), before anything changes.
+        The last ``calibration_window`` items are predicted out of sample one at a time
+        before each is learned (these predictions calibrate the blend); earlier items of
+        a large batch go into the linear model in one block. Raises ValueError on invalid
+        input (mismatched lengths, a non-finite or non-positive effort, an unsupported
+        feature value), before anything changes.
         """
         ids, title_list, desc_list, feature_list = _check_items(
             item_ids, titles, descriptions, features
@@ -93,18 +124,97 @@ class Estimator:
         if not ids:
             return
         rows = self._features.transform(title_list, desc_list, feature_list, learn=True)
-        new_rows, replaced = self._items.append(ids, title_list, effort_arr, rows)
-        # Each item is one +1 row, preceded by a -1 row for the actual it replaces.
-        order = np.stack([replaced, new_rows], axis=1).ravel()
-        weights = np.tile(np.array([-1.0, 1.0]), len(ids))
-        weights[::2][replaced < 0] = 0.0
-        order = order[weights != 0]
-        weights = weights[weights != 0]
-        indptr, indices, values = self._items.rows(order)
-        self._model.update(indptr, indices, values, np.log(self._items.efforts[order]), weights)
+        raw = [json.dumps(f, sort_keys=True, default=float) for f in feature_list]
+        new_rows, replaced = self._items.append(ids, title_list, effort_arr, rows, raw)
+        split = max(0, len(ids) - self.config.calibration_window)
+        self._fold(new_rows[:split], replaced[:split], trace=False)
+        for i in range(split, len(ids)):
+            self._fold(new_rows[i : i + 1], replaced[i : i + 1], trace=True)
         retired = self._items.n_rows - self._items.n_live
         if retired > max(64, self._items.n_live // 4):
-            self._items.compact()
+            self._compact()
+
+    def _fold(self, new_rows: NDArray[np.int64], replaced: NDArray[np.int64], trace: bool) -> None:
+        """Learn stored rows (unlearning the rows they replace); with ``trace`` (one item)
+        record its out-of-sample component predictions first."""
+        if new_rows.shape[0] == 0:
+            return
+        items = self._items
+        order = np.stack([replaced, new_rows], axis=1).ravel()
+        weights = np.tile(np.array([-1.0, 1.0]), new_rows.shape[0])
+        weights[::2][replaced < 0] = 0.0
+        order, weights = order[weights != 0], weights[weights != 0]
+        indptr, indices, values = items.rows(order)
+        logs = np.log(items.efforts[order])
+        comps = None
+        if trace:
+            for old in replaced[replaced >= 0]:
+                self._forget(int(old))
+            comps = self._components(indptr[-2:] - indptr[-2], indices[indptr[-2] :],
+                                     values[indptr[-2] :])[0]  # fmt: skip
+        fits, _ = self._model.update(
+            indptr, indices, values, logs, weights, trace_from=order.shape[0] - 1 if trace else None
+        )
+        if comps is not None:
+            comps[0] = fits[-1]
+            self._calibrator.add(float(logs[-1]), comps)
+        vectors = fold_rows(*items.rows(new_rows), self.config.text_start,
+                            self.config.analogy_width)  # fmt: skip
+        self._index.add(vectors, new_rows)
+        for r in new_rows:
+            self._median.add(math.log(float(items.efforts[r])))
+        if not trace:  # a replaced row may be one of this batch: forget it once it is in
+            for old in replaced[replaced >= 0]:
+                self._forget(int(old))
+
+    def _forget(self, row: int) -> None:
+        self._index.delete(row)
+        self._median.remove(math.log(float(self._items.efforts[row])))
+
+    def _compact(self) -> None:
+        self._items.compact()
+        self._rebuild_index()
+
+    def _rebuild_index(self) -> None:
+        items = self._items
+        live = np.flatnonzero(items.alive)
+        vectors = fold_rows(*items.rows(live), self.config.text_start, self.config.analogy_width)
+        self._index.rebuild(vectors, live)
+
+    def _neighbours(
+        self, indptr: NDArray[np.int64], indices: NDArray[np.int32], values: NDArray[np.float64],
+        k: int,
+    ) -> tuple[NDArray[np.int64], NDArray[np.float64]]:  # fmt: skip
+        """Nearest live rows of query rows (``k`` capped by the live count)."""
+        k = min(k, self._index.n_live)
+        vectors = fold_rows(indptr, indices, values, self.config.text_start,
+                            self.config.analogy_width)  # fmt: skip
+        return self._index.query(vectors, k)
+
+    def _components(
+        self,
+        indptr: NDArray[np.int64],
+        indices: NDArray[np.int32],
+        values: NDArray[np.float64],
+        neighbours: tuple[NDArray[np.int64], NDArray[np.float64]] | None = None,
+    ) -> NDArray[np.float64]:
+        """``(n, 3)`` log-effort predictions of the component models (NaN = unavailable)."""
+        cfg = self.config
+        n = indptr.shape[0] - 1
+        out = np.full((n, N_COMPONENTS), np.nan)
+        out[:, 0], _, _ = self._model.predict(indptr, indices, values)
+        if neighbours is None:
+            neighbours = self._neighbours(indptr, indices, values, cfg.analogy_k)
+        rows, sims = neighbours
+        if rows.shape[1] > 0:
+            items = self._items
+            out[:, 1] = analogy_estimates(
+                rows, sims, cfg.analogy_k, np.log(items.efforts), indptr, indices, values,
+                items.indptr, items.indices, items.values, self._model.mean_, 1,
+                cfg.text_start, cfg.analogy_power,
+            )  # fmt: skip
+        out[:, 2] = self._median.median()
+        return out
 
     def predict(
         self, title: str, description: str, features: dict[str, Any], quantiles: NDArray[np.float64]
@@ -131,57 +241,56 @@ class Estimator:
         rows = self._features.transform(
             title_list, desc_list, feature_list, learn=False, with_labels=cfg.n_drivers > 0
         )
-        loc, scale, dof = self._model.predict(rows.indptr, rows.indices, rows.values)
-        t_levels = scipy.stats.t.ppf(levels, dof)
-        log_q = np.clip(loc[:, None] + scale[:, None] * t_levels[None, :], -_LOG_LIMIT, _LOG_LIMIT)
-        q_values = np.exp(log_q)  # t.ppf is increasing, so these follow the order of levels
-        medians = np.exp(np.clip(loc, -_LOG_LIMIT, _LOG_LIMIT))
-        analogies = self._analogies(rows)
+        neighbours = self._neighbours(
+            rows.indptr, rows.indices, rows.values, max(cfg.analogy_k, cfg.n_analogies)
+        )
+        log_q, log_med = self._log_quantiles(rows, neighbours, levels)
+        q_values = np.exp(np.clip(log_q, -_LOG_LIMIT, _LOG_LIMIT))
+        medians = np.exp(np.clip(log_med, -_LOG_LIMIT, _LOG_LIMIT))
+        found = analogies_of(self._items, *neighbours, cfg.n_analogies)
         return [
             Prediction(
                 quantiles=q_values[i],
                 median=float(medians[i]),
-                analogies=analogies[i],
-                drivers=self._drivers(rows, i),
+                analogies=found[i],
+                drivers=drivers_of(rows, i, self._model.mean_, cfg.text_start, cfg.n_drivers),
             )
             for i in range(len(rows))
         ]
 
-    def _analogies(self, rows: FeatureRows) -> list[tuple[Analogy, ...]]:
-        k = min(self.config.n_analogies, self._items.n_live)
-        if k == 0:
-            return [() for _ in range(len(rows))]
-        items = self._items
-        best, sims = top_k_cosine(
-            rows.indptr, rows.indices, rows.values, items.indptr, items.indices, items.values,
-            items.norms, items.alive, k, items.first_coord, self.config.dim,
-        )  # fmt: skip
-        return [
-            tuple(
-                Analogy(items.ids[r], items.titles[r], float(items.efforts[r]), float(s))
-                for r, s in zip(best[i], sims[i], strict=True)
-                if r >= 0
-            )
-            for i in range(len(rows))
-        ]
+    def _log_quantiles(
+        self,
+        rows: FeatureRows,
+        neighbours: tuple[NDArray[np.int64], NDArray[np.float64]],
+        levels: NDArray[np.float64],
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """Log-scale quantiles ``(n, len(levels))`` and medians ``(n,)``."""
+        if not self._calibrator.ready:
+            loc, scale, dof = self._model.predict(rows.indptr, rows.indices, rows.values)
+            t_levels = scipy.stats.t.ppf(levels, dof)  # increasing, so the order is kept
+            return loc[:, None] + scale[:, None] * t_levels[None, :], loc
+        comps = self._components(rows.indptr, rows.indices, rows.values, neighbours)
+        centre = self._calibrator.blend(comps)
+        offsets = self._calibrator.residual_quantiles(np.append(levels, 0.5))
+        return centre[:, None] + offsets[None, :-1], centre + offsets[-1]
 
-    def _drivers(self, rows: FeatureRows, i: int) -> tuple[tuple[str, float], ...]:
-        n = self.config.n_drivers
-        if n == 0:
-            return ()
-        mean = self._model.mean_
-        contributions: dict[str, float] = {}
-        for label, pos, value in rows.labels[i]:
-            contributions[label] = contributions.get(label, 0.0) + value * float(mean[pos])
-        idx, val = rows.row(i)
-        text = idx >= self.config.text_start
-        contributions["text"] = float(val[text] @ mean[idx[text]])
-        ranked = sorted(contributions.items(), key=lambda kv: -abs(kv[1]))
-        return tuple((name, c) for name, c in ranked[:n] if c != 0.0)
+    def refit(self) -> Estimator:
+        """A new estimator refitted on everything learned (see :mod:`kernels.refit`).
+
+        ``self`` is not changed, so the refit can run off the request path while this
+        model keeps serving; the caller swaps the result in (and replays any actuals
+        learned meanwhile). The result's config carries the chosen prior variances.
+        """
+        from kernels.refit import refit_estimator
+
+        return refit_estimator(self)
 
     def to_state(self) -> dict[str, Any]:
         """A msgpack-friendly snapshot: a flat dict of numpy arrays, ints, floats, strs and
-        lists of str. :meth:`from_state` restores a model that predicts identically."""
+        lists of str. :meth:`from_state` restores a model that predicts identically
+        (the analogy index is rebuilt from the stored vectors)."""
+        if self._items.n_live != self._items.n_rows:
+            self._compact()
         state: dict[str, Any] = {"version": STATE_VERSION}
         for f in dataclasses.fields(self.config):
             state[f"config.{f.name}"] = getattr(self.config, f.name)
@@ -189,6 +298,7 @@ class Estimator:
             ("model", self._model.to_state()),
             ("scaler", self._features.scaler.to_state()),
             ("items", self._items.to_state()),
+            ("calibration", self._calibrator.to_state()),
         ):
             for key, value in part.items():
                 state[f"{prefix}.{key}"] = value
@@ -208,7 +318,9 @@ class Estimator:
                 cast = int if f.type in (int, "int") else float
                 settings[f.name] = cast(state[f"config.{f.name}"])
             config = EstimatorConfig(**settings)
-            parts: dict[str, dict[str, Any]] = {"model": {}, "scaler": {}, "items": {}}
+            parts: dict[str, dict[str, Any]] = {
+                "model": {}, "scaler": {}, "items": {}, "calibration": {}
+            }  # fmt: skip
             for key, value in state.items():
                 prefix, _, rest = key.partition(".")
                 if prefix in parts:
@@ -217,10 +329,13 @@ class Estimator:
             est._model = BayesianLinearRegression.from_state(parts["model"])
             est._features = Featurizer(config, NumericScaler.from_state(parts["scaler"]))
             est._items = ItemStore.from_state(parts["items"], first_coord=1)
+            est._calibrator.load_state(parts["calibration"])
         except (KeyError, TypeError) as exc:
             raise ValueError(f"malformed estimator state: {exc}") from exc
         if est._model.dim != config.dim:
             raise ValueError("malformed estimator state: model size does not match config")
+        est._rebuild_index()
+        est._median = RunningMedian(np.log(est._items.efforts))
         return est
 
 

@@ -56,6 +56,7 @@ class ItemStore:
         self.first_coord = first_coord
         self.ids: list[str] = []
         self.titles: list[str] = []
+        self.features: list[str] = []
         self.efforts = np.zeros(0, dtype=np.float64)
         self.alive = np.zeros(0, dtype=np.bool_)
         self.norms = np.zeros(0, dtype=np.float64)
@@ -94,11 +95,13 @@ class ItemStore:
         titles: list[str],
         efforts: NDArray[np.float64],
         rows: FeatureRows,
+        features: list[str] | None = None,
     ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
         """Add items in order; returns ``(new_rows, replaced_rows)`` (-1 where an id is new).
 
-        A repeated id retires its previous row, which may be one added earlier in the same
-        call.
+        ``features`` are the items' raw structured features, JSON-encoded (kept so that a
+        refit can scale them afresh). A repeated id retires its previous row, which may be
+        one added earlier in the same call.
         """
         n = len(item_ids)
         start = self.n_rows
@@ -113,6 +116,7 @@ class ItemStore:
         self.indptr = np.concatenate([self.indptr, used + rows.indptr[1:]])
         self.ids.extend(item_ids)
         self.titles.extend(titles)
+        self.features.extend(features if features is not None else ["{}"] * n)
         self.efforts = np.concatenate([self.efforts, np.asarray(efforts, dtype=np.float64)])
         norms = row_norms(
             rows.indptr, rows.indices, rows.values.astype(np.float32), self.first_coord
@@ -146,6 +150,7 @@ class ItemStore:
         self._values = values.astype(np.float32)
         self.ids = [self.ids[r] for r in keep]
         self.titles = [self.titles[r] for r in keep]
+        self.features = [self.features[r] for r in keep]
         self.efforts = self.efforts[keep]
         self.norms = self.norms[keep]
         self.alive = np.ones(keep.shape[0], dtype=np.bool_)
@@ -157,6 +162,7 @@ class ItemStore:
         return {
             "ids": list(self.ids),
             "titles": list(self.titles),
+            "features": list(self.features),
             "efforts": self.efforts.copy(),
             "indptr": self.indptr.copy(),
             "indices": self.indices.copy(),
@@ -169,9 +175,10 @@ class ItemStore:
         store = cls(first_coord)
         store.ids = [str(s) for s in state["ids"]]
         store.titles = [str(s) for s in state["titles"]]
+        store.features = [str(s) for s in state["features"]]
         n = len(store.ids)
-        if len(store.titles) != n:
-            raise ValueError("item state: ids and titles differ in length")
+        if len(store.titles) != n or len(store.features) != n:
+            raise ValueError("item state: ids, titles and features differ in length")
         store.efforts = np.array(state["efforts"], dtype=np.float64).reshape(n)
         store.indptr = np.array(state["indptr"], dtype=np.int64).reshape(n + 1)
         store._indices = np.array(state["indices"], dtype=np.uint16)

@@ -21,7 +21,6 @@ from node.config import NodeConfig
 
 log = logging.getLogger("reckon.node.estimator")
 
-MODEL_NAME = "blr.v1"
 COORDINATOR_ACTOR = "coordinator"
 INLINE_FOLD_LIMIT = 32
 
@@ -97,7 +96,7 @@ class TenantEstimator(Actor):
     @property
     def model_version(self) -> str:
         """Identifies the model state: the model kind and the event prefix it was folded from."""
-        return f"{MODEL_NAME}/{self.tenant}@{self.last_seq}"
+        return f"{self.model.model_name}/{self.tenant}@{self.last_seq}"
 
     def _apply_held(self) -> None:
         batch: list[tuple[str, dict[str, Any], float]] = []

@@ -145,3 +145,29 @@ def test_predict_is_student_t_and_state_round_trips() -> None:
     assert dof == 2 * model.a_
     again = BayesianLinearRegression.from_state(model.to_state())
     np.testing.assert_array_equal(again.predict(indptr, indices, values)[1], scale)
+
+
+def test_traced_updates_record_out_of_sample_moments() -> None:
+    rng = np.random.default_rng(7)
+    dim = 18
+    _, _, traced = make_model(rng, dim)
+    _, _, plain = make_model(np.random.default_rng(7), dim)
+    x, indptr, indices, values = random_csr(rng, 12, dim, 0.4)
+    y = rng.normal(size=12)
+    fits, quads = traced.update(indptr, indices, values, y, np.ones(12), trace_from=5)
+    plain.update(indptr[:6], indices, values, y[:5], np.ones(5))
+    for i in range(5, 12):
+        row = slice(indptr[i], indptr[i + 1])
+        one = np.array([0, indptr[i + 1] - indptr[i]], dtype=np.int64)
+        loc, quad = predictive_moments(plain.cov_, plain.mean_, one, indices[row], values[row])
+        assert fits[i - 5] == pytest.approx(loc[0], rel=1e-9, abs=1e-12)
+        assert quads[i - 5] == pytest.approx(quad[0], rel=1e-9, abs=1e-12)
+        plain.update(one, indices[row], values[row], y[i : i + 1], np.ones(1))
+    np.testing.assert_allclose(traced.mean_, plain.mean_, rtol=1e-9, atol=1e-12)
+    # leave-one-out in closed form equals refitting without the row
+    loo_loc, loo_quad = traced.loo_moments(indptr, indices, values, y)
+    m0, v0, _ = make_model(np.random.default_rng(7), dim)
+    keep = np.arange(12) != 3
+    mean, cov, _, _ = ref_posterior(m0, v0, 2.0, 1.0, x[keep], y[keep], np.ones(11))
+    assert loo_loc[3] == pytest.approx(x[3] @ mean, rel=1e-8)
+    assert loo_quad[3] == pytest.approx(x[3] @ cov @ x[3], rel=1e-8)

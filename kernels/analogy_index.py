@@ -1,0 +1,153 @@
+"""Approximate nearest learned items (hnswlib) over compact analogy vectors.
+
+An item's analogy vector folds its sparse feature vector into ``width`` float32
+coordinates: the structured block (numeric, categorical, indicators) keeps its own
+coordinates and the hashed text block is folded onto the rest by index modulo (signed
+hashing makes the fold another signed hash). The bias is left out. Similarity is cosine.
+The index holds no state of its own worth saving: it is rebuilt from the stored
+feature vectors, so snapshots stay small.
+"""
+
+from __future__ import annotations
+
+import hnswlib
+import numpy as np
+from numba import njit
+from numpy.typing import NDArray
+
+
+@njit(cache=True, nogil=True)
+def fold_rows(
+    indptr: NDArray[np.int64],
+    indices: NDArray[np.int32] | NDArray[np.uint16],
+    values: NDArray[np.float64] | NDArray[np.float32],
+    text_start: int,
+    width: int,
+) -> NDArray[np.float32]:
+    """Dense ``(n_rows, width)`` analogy vectors of CSR rows (coordinate 0, the bias, dropped).
+
+    Coordinate ``c`` in ``1..text_start-1`` goes to ``c - 1``; text coordinate ``c`` goes to
+    ``head + (c - text_start) % (width - head)`` with ``head = text_start - 1``.
+    """
+    n = indptr.shape[0] - 1
+    head = text_start - 1
+    out = np.zeros((n, width), dtype=np.float32)
+    for i in range(n):
+        for k in range(indptr[i], indptr[i + 1]):
+            c = np.int64(indices[k])
+            if c == 0:
+                continue
+            j = c - 1 if c < text_start else head + (c - text_start) % (width - head)
+            out[i, j] += np.float32(values[k])
+    # A zero vector has no direction; give it the uniform one, so that items without
+    # features resemble each other and the cosine stays defined.
+    for i in range(n):
+        empty = True
+        for col in range(width):
+            if out[i, col] != 0.0:
+                empty = False
+                break
+        if empty:
+            out[i, :] = np.float32(1.0)
+    return out
+
+
+class AnalogyIndex:
+    """An hnswlib cosine index of analogy vectors, labelled by item-store row.
+
+    ``ef`` is the search breadth (at least ``k``); construction uses one thread and a
+    fixed seed, so inserting the same vectors in the same order gives the same graph.
+    """
+
+    def __init__(self, width: int, seed: int = 0, ef: int = 64, m: int = 16) -> None:
+        self.width = width
+        self.seed = seed
+        self.ef = ef
+        self.m = m
+        self.n_deleted = 0
+        self._index = self._new(1024)
+
+    def _new(self, capacity: int) -> hnswlib.Index:
+        index = hnswlib.Index(space="cosine", dim=self.width)
+        index.init_index(max_elements=capacity, ef_construction=100, M=self.m,
+                         random_seed=self.seed)  # fmt: skip
+        index.set_num_threads(1)
+        index.set_ef(self.ef)
+        return index
+
+    @property
+    def size(self) -> int:
+        """Vectors held, deleted ones included."""
+        return int(self._index.get_current_count())
+
+    @property
+    def n_live(self) -> int:
+        """Vectors a search can return."""
+        return self.size - self.n_deleted
+
+    def add(self, vectors: NDArray[np.float32], labels: NDArray[np.int64]) -> None:
+        """Insert vectors in order (growing the index as needed)."""
+        if vectors.shape[0] == 0:
+            return
+        need = self.size + vectors.shape[0]
+        capacity = int(self._index.get_max_elements())
+        if need > capacity:
+            self._index.resize_index(max(need, 2 * capacity))
+        self._index.add_items(vectors, labels, num_threads=1)
+
+    def delete(self, label: int) -> None:
+        """Hide one vector from searches."""
+        self._index.mark_deleted(int(label))
+        self.n_deleted += 1
+
+    def rebuild(self, vectors: NDArray[np.float32], labels: NDArray[np.int64]) -> None:
+        """Replace the whole index by these vectors, inserted in order."""
+        self._index = self._new(max(1024, vectors.shape[0]))
+        self.n_deleted = 0
+        self.add(vectors, labels)
+
+    def query(
+        self, vectors: NDArray[np.float32], k: int
+    ) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
+        """The ``k`` nearest live vectors of each query, best first: ``(labels, similarities)``.
+
+        ``k`` must not exceed the number of live vectors. A zero vector has similarity 0
+        with everything.
+        """
+        if k <= 0 or vectors.shape[0] == 0:
+            return np.zeros((vectors.shape[0], 0), np.int64), np.zeros((vectors.shape[0], 0))
+        ef = max(self.ef, k)
+        try:
+            for _ in range(3):
+                self._index.set_ef(ef)
+                try:
+                    labels, dist = self._index.knn_query(vectors, k=k, num_threads=1)
+                    return labels.astype(np.int64), 1.0 - dist.astype(np.float64)
+                except RuntimeError:  # too few live vectors reached: search wider
+                    ef = min(4 * ef, self.size)
+        finally:
+            self._index.set_ef(self.ef)
+        return self._exact(vectors, k)
+
+    def _exact(
+        self, vectors: NDArray[np.float32], k: int
+    ) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
+        """Brute-force search over the live vectors (the rare case the graph cannot serve)."""
+        labels = np.asarray(self._index.get_ids_list(), dtype=np.int64)
+        if self.n_deleted:
+            live = [lb for lb in labels if not self._is_deleted(int(lb))]
+            labels = np.asarray(live, dtype=np.int64)
+        stored = np.asarray(self._index.get_items(labels), dtype=np.float64)
+        stored /= np.maximum(np.linalg.norm(stored, axis=1, keepdims=True), 1e-30)
+        q = vectors.astype(np.float64)
+        q /= np.maximum(np.linalg.norm(q, axis=1, keepdims=True), 1e-30)
+        sims = q @ stored.T
+        order = np.argsort(-sims, axis=1, kind="stable")[:, :k]
+        return labels[order], np.take_along_axis(sims, order, axis=1)
+
+    def _is_deleted(self, label: int) -> bool:
+        try:
+            self._index.get_items([label])
+        except RuntimeError:
+            return True
+        return False

@@ -1,0 +1,163 @@
+"""Blend weights and conformal quantiles from out-of-sample residuals on the log scale.
+
+The calibrator keeps a window of the most recent out-of-sample records: an item's log
+actual and what each component model predicted for it before it was learned (or, after a
+refit, with it left out). From these it derives
+
+* blend weights, each component's inverse mean absolute error raised to ``power``
+  (components a record lacks, NaN, are left out of that record's blend);
+* conformal quantiles: empirical quantiles of the blended residuals, with the
+  ``n + 1`` finite-sample widening, spread about their median by an inflation factor.
+
+The inflation adapts online (adaptive conformal inference): every new record that falls
+outside the current central ``level`` band raises it, every one inside lowers it, so the
+long-run miss rate is held at ``1 - level`` even when accuracy drifts. Together with the
+sliding window this follows a tenant whose work changes.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+
+class ConformalCalibrator:
+    """Out-of-sample records of ``n_components`` models and what they imply (see module)."""
+
+    def __init__(
+        self,
+        n_components: int,
+        window: int = 256,
+        power: float = 2.0,
+        step: float = 0.05,
+        level: float = 0.8,
+        min_records: int = 12,
+    ) -> None:
+        if n_components < 1 or window < 2 or not 0 < level < 1:
+            raise ValueError("need n_components >= 1, window >= 2 and 0 < level < 1")
+        self.n_components = n_components
+        self.window = window
+        self.power = power
+        self.step = step
+        self.level = level
+        self.min_records = min_records
+        self.ys = np.zeros(0)
+        self.comps = np.zeros((0, n_components))
+        self.inflation = 1.0
+        self._weights: NDArray[np.float64] | None = None
+        self._residuals: NDArray[np.float64] | None = None
+
+    @property
+    def n_records(self) -> int:
+        """Records in the window."""
+        return int(self.ys.shape[0])
+
+    @property
+    def ready(self) -> bool:
+        """Whether there are enough records to calibrate."""
+        return self.n_records >= self.min_records
+
+    def _changed(self) -> None:
+        self._weights = None
+        self._residuals = None
+
+    def reset(self, ys: NDArray[np.float64], comps: NDArray[np.float64]) -> None:
+        """Replace the records (e.g. by leave-one-out ones after a refit); inflation back to 1."""
+        self.ys = np.asarray(ys, dtype=np.float64)[-self.window :].copy()
+        self.comps = np.asarray(comps, dtype=np.float64).reshape(-1, self.n_components)
+        self.comps = self.comps[-self.window :].copy()
+        self.inflation = 1.0
+        self._changed()
+
+    def add(self, y: float, comps: NDArray[np.float64]) -> None:
+        """Append one out-of-sample record, first adapting the inflation to whether it
+        fell inside the current band."""
+        if self.ready:
+            lo, hi = self.residual_quantiles(np.array([0.5 - self.level / 2, 0.5 + self.level / 2]))
+            r = y - float(self.blend(comps[None, :])[0])
+            miss = 0.0 if lo <= r <= hi else 1.0
+            self.inflation *= math.exp(self.step * (miss - (1.0 - self.level)))
+            self.inflation = min(max(self.inflation, 0.5), 3.0)
+        self.ys = np.append(self.ys, y)[-self.window :]
+        self.comps = np.vstack([self.comps, comps[None, :]])[-self.window :]
+        self._changed()
+
+    def weights(self) -> NDArray[np.float64]:
+        """Blend weights (sum 1 over components that have records; uniform without any)."""
+        if self._weights is None and self.power == 0 and self.n_records:
+            self._weights = self._stacked()
+        if self._weights is None:
+            w = np.zeros(self.n_components)
+            for c in range(self.n_components):
+                err = np.abs(self.comps[:, c] - self.ys)
+                err = err[np.isfinite(err)]
+                if err.size:
+                    w[c] = (float(np.mean(err)) + 1e-3) ** -self.power
+            self._weights = (
+                w / w.sum() if w.sum() > 0 else np.full(self.n_components, 1.0 / self.n_components)
+            )
+        return self._weights
+
+    def _stacked(self) -> NDArray[np.float64]:
+        """Weights on a simplex grid (steps of 0.1) of least mean absolute blended error."""
+        steps = 10
+        best, best_w = math.inf, np.full(self.n_components, 1.0 / self.n_components)
+        grid = np.stack(np.meshgrid(*[np.arange(steps + 1)] * self.n_components), -1)
+        grid = grid.reshape(-1, self.n_components)
+        grid = grid[grid.sum(axis=1) == steps] / steps
+        comps = self.comps
+        for w in grid:
+            use = np.where(np.isfinite(comps), w[None, :], 0.0)
+            total = use.sum(axis=1)
+            ok = total > 0
+            if not ok.any():
+                continue
+            pred = (use * np.where(np.isfinite(comps), comps, 0.0)).sum(axis=1)[ok] / total[ok]
+            r = self.ys[ok] - pred
+            err = float(np.mean(np.abs(r - np.median(r))))
+            if err < best - 1e-12:
+                best, best_w = err, w
+        return best_w
+
+    def blend(self, comps: NDArray[np.float64]) -> NDArray[np.float64]:
+        """Weighted blend of each row of component predictions, skipping NaN components."""
+        w = np.where(np.isfinite(comps), self.weights()[None, :], 0.0)
+        total = w.sum(axis=1)
+        filled = np.where(np.isfinite(comps), comps, 0.0)
+        out = (w * filled).sum(axis=1) / np.where(total > 0, total, 1.0)
+        fallback = (
+            np.nanmean(np.where(np.isfinite(comps), comps, np.nan), axis=1) if comps.size else out
+        )
+        return np.where(total > 0, out, fallback)
+
+    def residual_quantiles(self, levels: NDArray[np.float64]) -> NDArray[np.float64]:
+        """Conformal quantiles of the blended out-of-sample residuals at ``levels``.
+
+        Raises ValueError when not :attr:`ready`.
+        """
+        if not self.ready:
+            raise ValueError("too few out-of-sample records to calibrate")
+        if self._residuals is None:
+            self._residuals = np.sort(self.ys - self.blend(self.comps))
+        r = self._residuals
+        n = r.shape[0]
+        widened = np.clip(0.5 + (np.asarray(levels) - 0.5) * (1.0 + 1.0 / n), 0.0, 1.0)
+        q = np.quantile(r, widened)
+        middle = float(np.quantile(r, 0.5))
+        return middle + self.inflation * (q - middle)
+
+    def to_state(self) -> dict[str, Any]:
+        """Plain-data snapshot."""
+        return {"ys": self.ys.copy(), "comps": self.comps.copy(), "inflation": self.inflation}
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        """Restore records and inflation from :meth:`to_state` output."""
+        self.ys = np.array(state["ys"], dtype=np.float64).reshape(-1)
+        self.comps = np.array(state["comps"], dtype=np.float64).reshape(-1, self.n_components)
+        if self.comps.shape[0] != self.ys.shape[0]:
+            raise ValueError("calibration state: records and predictions differ in length")
+        self.inflation = float(state["inflation"])
+        self._changed()

@@ -1,0 +1,151 @@
+"""The periodic background refit of an estimator, run off the request path.
+
+From everything an estimator has learned it builds a fresh one:
+
+1. numeric features are rescaled with the current running statistics (each stored item
+   was scaled with the statistics of its own time), keeping the stored text vectors;
+2. the prior variances of the structured and the text coefficients are chosen by
+   marginal likelihood (:mod:`kernels.evidence`), and the linear model is refitted from
+   the prior in one block;
+3. the analogy index is rebuilt, and the calibration records are recomputed for the
+   most recent items by leave-one-out (closed form for the linear model, the item left
+   out of its own neighbours), so blend weights and quantiles describe the new model.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import TYPE_CHECKING
+
+import numpy as np
+import scipy.linalg
+from numba import njit
+from numpy.typing import NDArray
+
+from kernels.analogy_estimate import analogy_estimates
+from kernels.blr import BayesianLinearRegression
+from kernels.evidence import EvidenceProblem, choose_block_variances
+from kernels.features import FeatureRows
+from kernels.item_store import ItemStore
+from kernels.numeric_scaling import NumericScaler
+from kernels.running_median import RunningMedian
+
+if TYPE_CHECKING:
+    from kernels.estimator import Estimator
+
+META_GRID = [0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0]
+TEXT_GRID = [0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0]
+
+
+@njit(cache=True, nogil=True)
+def merge_heads(
+    h_indptr: NDArray[np.int64],
+    h_indices: NDArray[np.int32],
+    h_values: NDArray[np.float64],
+    indptr: NDArray[np.int64],
+    indices: NDArray[np.int32],
+    values: NDArray[np.float64],
+    text_start: int,
+) -> tuple[NDArray[np.int64], NDArray[np.int32], NDArray[np.float64]]:
+    """Rows taking coordinates below ``text_start`` from the first CSR and the rest from
+    the second (both sorted by coordinate, so the result is too)."""
+    n = h_indptr.shape[0] - 1
+    out_indptr = np.zeros(n + 1, dtype=np.int64)
+    cap = h_indices.shape[0] + indices.shape[0]
+    out_indices = np.empty(cap, dtype=np.int32)
+    out_values = np.empty(cap, dtype=np.float64)
+    nnz = 0
+    for i in range(n):
+        for k in range(h_indptr[i], h_indptr[i + 1]):
+            if h_indices[k] < text_start:
+                out_indices[nnz] = h_indices[k]
+                out_values[nnz] = h_values[k]
+                nnz += 1
+        for k in range(indptr[i], indptr[i + 1]):
+            if indices[k] >= text_start:
+                out_indices[nnz] = indices[k]
+                out_values[nnz] = values[k]
+                nnz += 1
+        out_indptr[i + 1] = nnz
+    return out_indptr, out_indices[:nnz].copy(), out_values[:nnz].copy()
+
+
+def _set_posterior(model: BayesianLinearRegression, problem: EvidenceProblem) -> None:
+    """Condition a model still at its (diagonal) prior on the data of ``problem``.
+
+    Only the active coordinates change, so the update costs a solve of that size rather
+    than of the full dimension (the same posterior as folding the rows in).
+    """
+    act = problem.active
+    v0 = np.diag(model.cov_)[act]
+    p0 = 1.0 / v0
+    precision = problem.xtx + np.diag(p0)
+    factor = scipy.linalg.cho_factor(precision)
+    cov = scipy.linalg.cho_solve(factor, np.eye(act.shape[0]))
+    eta = p0 * problem.prior_mean + problem.xty
+    mean = scipy.linalg.cho_solve(factor, eta)
+    model.cov_[np.ix_(act, act)] = 0.5 * (cov + cov.T)
+    model.mean_[act] = mean
+    model.a_ += 0.5 * problem.n
+    fit = float(problem.prior_mean @ (p0 * problem.prior_mean)) - float(mean @ eta)
+    model.b_ += 0.5 * (problem.yty + fit)
+
+
+def refit_estimator(est: Estimator) -> Estimator:
+    """A refitted copy of ``est`` (which is left unchanged); see the module docstring."""
+    from kernels.estimator import N_COMPONENTS, Estimator, prior_model
+
+    cfg = est.config
+    old = est._items
+    live = np.flatnonzero(old.alive)
+    n = live.shape[0]
+    raw = [json.loads(old.features[r]) for r in live]
+    head = est._features.transform([""] * n, [""] * n, raw, learn=False)
+    stored = old.rows(live)
+    indptr, indices, values = merge_heads(
+        head.indptr, head.indices, head.values, *stored, cfg.text_start
+    )
+    logs = np.log(old.efforts[live])
+
+    if n > 0:
+        base = prior_model(cfg)
+        blocks = np.full(cfg.dim, 1, dtype=np.int64)
+        blocks[0] = -1
+        blocks[1 : cfg.text_start] = 0
+        problem = EvidenceProblem.from_rows(indptr, indices, values, logs, base.mean_)
+        (meta_var, text_var), _ = choose_block_variances(
+            problem, np.diag(base.cov_).copy(), blocks,
+            [[cfg.prior_meta_var, *META_GRID], [cfg.prior_text_var, *TEXT_GRID]],
+            base.a_, base.b_,
+        )  # fmt: skip
+        cfg = dataclasses.replace(cfg, prior_meta_var=meta_var, prior_text_var=text_var)
+
+    new = Estimator(cfg)
+    new._features.scaler = NumericScaler.from_state(est._features.scaler.to_state())
+    items = ItemStore(first_coord=old.first_coord)
+    items.append([old.ids[r] for r in live], [old.titles[r] for r in live], old.efforts[live],
+                 FeatureRows(indptr, indices, values), [old.features[r] for r in live])  # fmt: skip
+    new._items = items
+    if n > 0:
+        _set_posterior(new._model, problem)
+    new._rebuild_index()
+    new._median = RunningMedian(logs)
+
+    window = min(n, cfg.calibration_window)
+    if window > 0:
+        rows = np.arange(n - window, n, dtype=np.int64)
+        w_indptr, w_indices, w_values = items.rows(rows)
+        comps = np.full((window, N_COMPONENTS), np.nan)
+        comps[:, 0], _ = new._model.loo_moments(w_indptr, w_indices, w_values, logs[rows])
+        if n > 1:
+            nb, sims = new._neighbours(w_indptr, w_indices, w_values, cfg.analogy_k + 1)
+            nb = np.where(nb == rows[:, None], -1, nb)
+            comps[:, 1] = analogy_estimates(
+                nb, sims, cfg.analogy_k, logs, w_indptr, w_indices, w_values,
+                items.indptr, items.indices, items.values, new._model.mean_, 1,
+                cfg.text_start, cfg.analogy_power,
+            )  # fmt: skip
+        comps[:, 2] = new._median.median()
+        new._calibrator.reset(logs[rows], comps)
+    return new

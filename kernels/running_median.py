@@ -1,0 +1,31 @@
+"""The median of a multiset of numbers that grows and shrinks one value at a time."""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import NDArray
+
+
+class RunningMedian:
+    """Keeps the values sorted (insertion by bisection), so the median is O(1) to read."""
+
+    def __init__(self, values: NDArray[np.float64] | None = None) -> None:
+        self.sorted = np.sort(np.asarray(values if values is not None else [], dtype=np.float64))
+
+    def __len__(self) -> int:
+        return int(self.sorted.shape[0])
+
+    def add(self, value: float) -> None:
+        """Insert one value."""
+        self.sorted = np.insert(self.sorted, np.searchsorted(self.sorted, value), value)
+
+    def remove(self, value: float) -> None:
+        """Remove one occurrence of ``value``; raises ValueError if it is not held."""
+        pos = int(np.searchsorted(self.sorted, value))
+        if pos >= len(self) or self.sorted[pos] != value:
+            raise ValueError(f"{value} is not held")
+        self.sorted = np.delete(self.sorted, pos)
+
+    def median(self) -> float:
+        """The median (NaN when empty)."""
+        return float(np.median(self.sorted)) if len(self) else float("nan")
