@@ -66,6 +66,21 @@ _SCHEMAS: dict[str, Any] = {
             "actual": {"type": "number", "exclusiveMinimum": 0},
         },
     },
+    "AccuracyWindow": {
+        "type": "object",
+        "properties": {k: {"type": ["number", "null"]} for k in
+                       ("count", "mae", "mdae", "mmre", "pred25", "coverage80", "width80")},
+    },
+    "Accuracy": {
+        "type": "object",
+        "properties": {
+            "tenant": {"type": "string"},
+            "estimates_issued": {"type": "integer"},
+            "estimates_resolved": {"type": "integer"},
+            "windows": {"type": "object", "properties": {
+                w: _ref("AccuracyWindow") for w in ("last_50", "last_200", "all")}},
+        },
+    },
     "Problem": {
         "type": "object", "required": ["type", "title", "status", "detail"],
         "properties": {"type": {"type": "string"}, "title": {"type": "string"},
@@ -127,6 +142,10 @@ def openapi_document() -> dict[str, Any]:
                     "effort": {"type": "number", "exclusiveMinimum": 0}}}),
                 "responses": {"200": {"description": "recorded"}, "404": _PROBLEM,
                               **_STD_ERRORS}}},
+            "/v1/models/accuracy": {"get": {
+                "summary": "Live accuracy of the tenant's estimates (resolved by actuals)",
+                "responses": {"200": {"description": "windows of recent resolved estimates",
+                                      **_json(_ref("Accuracy"))}, **_STD_ERRORS}}},
             "/v1/cluster": {"get": {"summary": "Cluster membership",
                                     "responses": {"200": {"description": "members"}}}},
             "/health": {"get": {"summary": "Liveness", "security": [],

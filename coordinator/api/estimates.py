@@ -57,7 +57,8 @@ async def _estimate(st: AppState, tenant: str, items: list[dict[str, Any]],
             "drivers": [{"feature": n, "effect": v} for n, v in result["drivers"]],
         }
         st.ledger.record(IssuedEstimate(estimate["id"], tenant, item.get("item_id"), qs,
-                                        estimate["p50"], reply.model_version, reply.seq))
+                                        estimate["p10"], estimate["p50"], estimate["p90"],
+                                        reply.model_version, reply.seq))
         out.append(estimate)
     return out
 

@@ -44,6 +44,7 @@ async def import_items(request: Request) -> Response:
         appended = await event_log.append(conn, tenant, [("item", it) for it in items])
         await item_store.upsert_many(conn, tenant, [(it, e.seq) for it, e in
                                                     zip(items, appended, strict=True)])
+        await ledger.resolve(conn, tenant, [it["id"] for it in items if "actual" in it])
         response = {
             "imported": len(items),
             "with_actual": sum(1 for it in items if "actual" in it),
@@ -81,6 +82,7 @@ async def record_actual(request: Request) -> Response:
         appended = await event_log.append(conn, tenant, [("actual",
                                                           {"id": item_id, "effort": effort})])
         await item_store.set_actual(conn, tenant, item_id, effort, appended[0].seq)
+        await ledger.resolve(conn, tenant, [item_id])
         return 200, {"id": item_id, "actual": effort, "seq": appended[0].seq}, appended
 
     return await respond_to_write(request, st.pool, st.router, tenant, body, write)

@@ -13,12 +13,15 @@ async def upsert_many(
     """:func:`upsert` for many (item, seq) pairs in one round trip."""
     await conn.executemany(
         "INSERT INTO items (tenant_id, item_id, title, description, features, actual,"
-        " actual_seq, created_seq) VALUES ($1, $2, $3, $4, $5, $6, $7, $7)"
+        " actual_seq, created_seq, actual_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7,"
+        " CASE WHEN $6::double precision IS NULL THEN NULL ELSE now() END)"
         " ON CONFLICT (tenant_id, item_id) DO UPDATE SET title = EXCLUDED.title,"
         " description = EXCLUDED.description, features = EXCLUDED.features,"
         " actual = COALESCE(EXCLUDED.actual, items.actual),"
         " actual_seq = CASE WHEN EXCLUDED.actual IS NULL THEN items.actual_seq"
-        " ELSE EXCLUDED.actual_seq END, updated_at = now()",
+        " ELSE EXCLUDED.actual_seq END,"
+        " actual_at = CASE WHEN EXCLUDED.actual IS NULL THEN items.actual_at ELSE now() END,"
+        " updated_at = now()",
         [
             (
                 tenant_id,
@@ -48,7 +51,7 @@ async def set_actual(
 ) -> None:
     """Record an item's actual effort."""
     await conn.execute(
-        "UPDATE items SET actual = $3, actual_seq = $4, updated_at = now()"
+        "UPDATE items SET actual = $3, actual_seq = $4, actual_at = now(), updated_at = now()"
         " WHERE tenant_id = $1 AND item_id = $2",
         tenant_id,
         item_id,

@@ -20,7 +20,9 @@ class IssuedEstimate:
     tenant_id: str
     item_id: str | None
     quantiles: dict[str, float]
+    p10: float
     p50: float
+    p90: float
     model_version: str
     seq: int
 
@@ -82,17 +84,22 @@ class LedgerWriter:
 
     async def _write(self, batch: list[IssuedEstimate]) -> None:
         records: list[tuple[Any, ...]] = [
-            (e.id, e.tenant_id, e.item_id, e.quantiles, e.p50, e.model_version, e.seq)
+            (e.id, e.tenant_id, e.item_id, e.quantiles, e.p10, e.p50, e.p90, e.model_version,
+             e.seq)
             for e in batch
         ]
+        linked = [e.id for e in batch if e.item_id is not None]
         try:
-            async with self._pool.acquire() as conn:
+            async with self._pool.acquire() as conn, conn.transaction():
                 await conn.copy_records_to_table(
                     "estimates",
                     records=records,
-                    columns=["id", "tenant_id", "item_id", "quantiles", "p50", "model_version",
-                             "seq"],
+                    columns=["id", "tenant_id", "item_id", "quantiles", "p10", "p50", "p90",
+                             "model_version", "seq"],
                 )
+                if linked:
+                    # An actual may have arrived before this row was written.
+                    await conn.execute(_RESOLVE_BY_ESTIMATE, linked)
             self._written += len(batch)
         except Exception:
             # The ledger must never take the coordinator down: count, log, go on.
@@ -109,12 +116,65 @@ class LedgerWriter:
         )
 
 
+_OUTCOME = (
+    "actual = i.actual, abs_error = abs(e.p50 - i.actual),"
+    " covered80 = (i.actual BETWEEN e.p10 AND e.p90), resolved_at = i.actual_at"
+)
+_RESOLVE_BY_ESTIMATE = (
+    f"UPDATE estimates e SET {_OUTCOME} FROM items i WHERE e.id = ANY($1::text[])"
+    " AND i.tenant_id = e.tenant_id AND i.item_id = e.item_id AND i.actual IS NOT NULL"
+)
+_RESOLVE_BY_ITEM = (
+    f"UPDATE estimates e SET {_OUTCOME} FROM items i WHERE e.tenant_id = $1"
+    " AND e.item_id = ANY($2::text[]) AND i.tenant_id = e.tenant_id"
+    " AND i.item_id = e.item_id AND i.actual IS NOT NULL"
+)
+
+
+async def resolve(conn: asyncpg.Connection, tenant_id: str, item_ids: list[str]) -> None:
+    """Record the outcome of every estimate issued for items whose actual just arrived."""
+    if item_ids:
+        await conn.execute(_RESOLVE_BY_ITEM, tenant_id, item_ids)
+
+
+WINDOWS = {"last_50": 50, "last_200": 200, "all": None}
+
+_ACCURACY = """
+WITH resolved AS (
+    SELECT abs_error, actual, covered80, p90 - p10 AS width,
+           row_number() OVER (ORDER BY resolved_at DESC, created_at DESC) AS recency
+    FROM estimates WHERE tenant_id = $1 AND resolved_at IS NOT NULL
+)
+SELECT count(*) AS count, avg(abs_error) AS mae,
+       percentile_cont(0.5) WITHIN GROUP (ORDER BY abs_error) AS mdae,
+       avg(abs_error / actual) AS mmre,
+       avg((abs_error / actual <= 0.25)::int)::float8 AS pred25,
+       avg(covered80::int)::float8 AS coverage80, avg(width) AS width80
+FROM resolved WHERE $2::bigint IS NULL OR recency <= $2
+"""
+
+
+async def accuracy(conn: asyncpg.Connection | asyncpg.Pool, tenant_id: str
+                   ) -> dict[str, Any]:
+    """The tenant's live accuracy over its most recently resolved estimates."""
+    windows = {}
+    for name, size in WINDOWS.items():
+        row = await conn.fetchrow(_ACCURACY, tenant_id, size)
+        assert row is not None
+        windows[name] = {k: (float(v) if isinstance(v, float) else v) for k, v in row.items()}
+    issued = await conn.fetchval("SELECT count(*) FROM estimates WHERE tenant_id = $1",
+                                 tenant_id)
+    return {"estimates_issued": issued, "estimates_resolved": windows["all"]["count"],
+            "windows": windows}
+
+
 async def for_item(
     conn: asyncpg.Connection | asyncpg.Pool, tenant_id: str, item_id: str
 ) -> list[dict[str, Any]]:
     """Estimates issued for an item, oldest first."""
     rows = await conn.fetch(
-        "SELECT id, quantiles, p50, model_version, seq, created_at FROM estimates"
+        "SELECT id, quantiles, p50, model_version, seq, created_at, actual, abs_error,"
+        " covered80 FROM estimates"
         " WHERE tenant_id = $1 AND item_id = $2 ORDER BY created_at",
         tenant_id,
         item_id,
@@ -127,6 +187,9 @@ async def for_item(
             "model_version": r["model_version"],
             "seq": r["seq"],
             "created_at": r["created_at"].isoformat(),
+            "actual": r["actual"],
+            "abs_error": r["abs_error"],
+            "covered80": r["covered80"],
         }
         for r in rows
     ]

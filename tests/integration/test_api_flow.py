@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import httpx
 import pytest
 
@@ -155,3 +157,40 @@ def test_cluster_view_and_operational_endpoints(cluster3: LocalCluster) -> None:
         spec = c.get("/openapi.json").json()
         assert spec["openapi"].startswith("3.1")
         assert "/v1/estimates" in spec["paths"]
+
+
+def test_estimate_outcomes_are_recorded_and_reported(cluster3: LocalCluster,
+                                                     database_url: str) -> None:
+    _, key = make_tenant(database_url)
+    with client(cluster3, key) as c:
+        assert c.post("/v1/items", json={"items": HISTORY}).status_code == 201
+        new = [{"id": f"n{i}", "title": f"Fix crash {i}", "features": {"size": 2}}
+               for i in range(4)]
+        assert c.post("/v1/items", json={"items": new}).status_code == 201
+        issued = {}
+        for it in new:
+            r = c.post("/v1/estimates", json={"title": it["title"], "item_id": it["id"],
+                                              "features": it["features"]})
+            issued[it["id"]] = r.json()
+        time.sleep(0.3)  # the ledger writes in batches off the request path
+        # Two actuals through the actual endpoint, one through a re-import with an actual.
+        c.post("/v1/items/n0/actual", json={"effort": 2.0})
+        c.post("/v1/items/n1/actual", json={"effort": 40.0})
+        c.post("/v1/items", json={"items": [{"id": "n2", "title": "Fix crash 2",
+                                             "actual": 3.0}]})
+        # An estimate whose ledger row is written after the actual arrived is resolved too.
+        r = c.post("/v1/estimates", json={"title": "Fix crash 0", "item_id": "n0"})
+        time.sleep(0.3)
+        item = c.get("/v1/items/n1").json()
+        [est] = item["estimates"]
+        assert est["id"] == issued["n1"]["id"]
+        assert est["actual"] == 40.0
+        assert est["abs_error"] == pytest.approx(abs(issued["n1"]["p50"] - 40.0))
+        assert est["covered80"] == (issued["n1"]["p10"] <= 40.0 <= issued["n1"]["p90"])
+        assert all(e["actual"] == 2.0 for e in c.get("/v1/items/n0").json()["estimates"])
+        acc = c.get("/v1/models/accuracy").json()
+        assert acc["estimates_issued"] == 5
+        assert acc["estimates_resolved"] == 4  # n0 twice, n1, n2; n3 has no actual yet
+        window = acc["windows"]["all"]
+        assert window["count"] == 4
+        assert 0.0 <= window["coverage80"] <= 1.0 and window["mae"] > 0
