@@ -89,8 +89,17 @@ class LedgerWriter:
             for e in batch
         ]
         linked = [e.id for e in batch if e.item_id is not None]
+        linked_tenants = sorted({e.tenant_id for e in batch if e.item_id is not None})
         try:
             async with self._pool.acquire() as conn, conn.transaction():
+                if linked_tenants:
+                    # Writes row-lock their tenant while they record actuals: sharing that
+                    # lock orders this batch before or after each of them, so either the
+                    # write's resolve sees these rows or the resolve below sees its actual.
+                    await conn.execute(
+                        "SELECT 1 FROM tenants WHERE id = ANY($1::text[]) ORDER BY id FOR SHARE",
+                        linked_tenants,
+                    )
                 await conn.copy_records_to_table(
                     "estimates",
                     records=records,
