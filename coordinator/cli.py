@@ -43,12 +43,30 @@ def _deploy(argv: list[str]) -> int:
     return main(argv)
 
 
+def _forecast(argv: list[str]) -> int:
+    from coordinator.forecast_cli import main
+
+    return main(argv)
+
+
+def _warmup(argv: list[str]) -> int:
+    from node.warmup import warm_up
+
+    if argv:
+        print("reckon warmup takes no arguments", file=sys.stderr)
+        return 2
+    print(f"kernels compiled and cached in {warm_up():.1f}s")
+    return 0
+
+
 COMMANDS: dict[str, tuple[Callable[[list[str]], int], str]] = {
     "demo": (_demo, "run a whole cluster on this machine with a demo tenant"),
     "coordinator": (_coordinator, "run a coordinator (HTTP API, routing, persistence)"),
     "node": (_node, "run a node process hosting actors"),
     "tenant": (_tenant, "create tenants and API keys"),
     "eval": (_eval, "evaluate estimators offline on a data file against baselines"),
+    "forecast": (_forecast, "Monte Carlo forecast of a project (locally or on a server)"),
+    "warmup": (_warmup, "compile the numeric kernels into Numba's cache ($NUMBA_CACHE_DIR)"),
     "deploy": (_deploy, "deploy or upgrade a cluster with the Ansible playbooks"),
 }
 
