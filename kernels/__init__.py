@@ -4,8 +4,22 @@ analogies, and the stateful :class:`Estimator` that ties them together.
 Pure numeric code: arrays in, arrays out; no I/O and no async.
 """
 
+from kernels.cold_start import PublicPrior
 from kernels.config import EstimatorConfig
 from kernels.estimator import Estimator
+from kernels.forecast import ForecastPart, ForecastPlan, simulate_part
+from kernels.forecast_merge import ForecastSummary, merge_parts
 from kernels.prediction import Analogy, Prediction
 
-__all__ = ["Analogy", "Estimator", "EstimatorConfig", "Prediction"]
+__all__ = [
+    "Analogy",
+    "Estimator",
+    "EstimatorConfig",
+    "ForecastPart",
+    "ForecastPlan",
+    "ForecastSummary",
+    "Prediction",
+    "PublicPrior",
+    "merge_parts",
+    "simulate_part",
+]

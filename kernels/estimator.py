@@ -21,18 +21,20 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import scipy.stats
-from numpy.typing import NDArray
+from numpy.typing import ArrayLike, NDArray
 
 from kernels.analogy_estimate import analogy_estimates
 from kernels.analogy_index import AnalogyIndex, fold_rows
 from kernels.blr import BayesianLinearRegression
 from kernels.calibration import ConformalCalibrator
+from kernels.cold_start import PublicPrior
 from kernels.config import EstimatorConfig
+from kernels.discrete_scale import discrete_support, snap_quantiles
 from kernels.explanations import analogies_of, drivers_of
 from kernels.features import FeatureRows, Featurizer
 from kernels.item_store import ItemStore
@@ -59,6 +61,10 @@ def prior_model(config: EstimatorConfig) -> BayesianLinearRegression:
 class Estimator:
     """A stateful effort model; see :class:`EstimatorConfig` for its prior and layout.
 
+    ``prior`` (a :class:`~kernels.cold_start.PublicPrior` or its arrays, as loaded from a
+    file) replaces the config's generic cold-start prior fields; the resulting config is
+    ``self.config``, so snapshots and refits keep it. Raises ValueError on a bad prior.
+
     Learning the same ``item_id`` again replaces the earlier actual: its observation is
     removed from the linear model exactly (a Sherman-Morrison downdate with the very
     vector it was learned with) and from the analogies before the new one is added.
@@ -69,14 +75,25 @@ class Estimator:
     #: Identifies the kind of model in model versions.
     model_name = "reckon-blend.v2"
 
-    def __init__(self, config: EstimatorConfig | None = None) -> None:
-        self.config = config if config is not None else EstimatorConfig()
+    def __init__(
+        self,
+        config: EstimatorConfig | None = None,
+        prior: Mapping[str, ArrayLike] | PublicPrior | None = None,
+    ) -> None:
+        config = config if config is not None else EstimatorConfig()
+        if prior is not None:
+            if not isinstance(prior, PublicPrior):
+                prior = PublicPrior.from_arrays(prior)
+            config = prior.apply(config)
+        self.config = config
         cfg = self.config
         self._model = prior_model(cfg)
         self._features = Featurizer(cfg)
         self._items = ItemStore(first_coord=1)
         self._index = AnalogyIndex(cfg.analogy_width, cfg.hash_seed % (1 << 31), cfg.hnsw_ef)
         self._median = RunningMedian()
+        self._support: NDArray[np.float64] | None = None
+        self._support_stale = True
         self._calibrator = ConformalCalibrator(
             N_COMPONENTS, cfg.calibration_window, cfg.blend_power, cfg.conformal_step
         )
@@ -139,6 +156,7 @@ class Estimator:
         record its out-of-sample component predictions first."""
         if new_rows.shape[0] == 0:
             return
+        self._support_stale = True
         items = self._items
         order = np.stack([replaced, new_rows], axis=1).ravel()
         weights = np.tile(np.array([-1.0, 1.0]), new_rows.shape[0])
@@ -151,7 +169,7 @@ class Estimator:
             for old in replaced[replaced >= 0]:
                 self._forget(int(old))
             comps = self._components(indptr[-2:] - indptr[-2], indices[indptr[-2] :],
-                                     values[indptr[-2] :])[0]  # fmt: skip
+                                     values[indptr[-2] :], linear=False)[0]  # fmt: skip
         fits, _ = self._model.update(
             indptr, indices, values, logs, weights, trace_from=order.shape[0] - 1 if trace else None
         )
@@ -197,12 +215,15 @@ class Estimator:
         indices: NDArray[np.int32],
         values: NDArray[np.float64],
         neighbours: tuple[NDArray[np.int64], NDArray[np.float64]] | None = None,
+        linear: bool = True,
     ) -> NDArray[np.float64]:
-        """``(n, 3)`` log-effort predictions of the component models (NaN = unavailable)."""
+        """``(n, 3)`` log-effort predictions of the component models (NaN = unavailable;
+        without ``linear`` the linear model's column is left NaN for the caller to fill)."""
         cfg = self.config
         n = indptr.shape[0] - 1
         out = np.full((n, N_COMPONENTS), np.nan)
-        out[:, 0], _, _ = self._model.predict(indptr, indices, values)
+        if linear:
+            out[:, 0], _, _ = self._model.predict(indptr, indices, values)
         if neighbours is None:
             neighbours = self._neighbours(indptr, indices, values, cfg.analogy_k)
         rows, sims = neighbours
@@ -247,6 +268,9 @@ class Estimator:
         log_q, log_med = self._log_quantiles(rows, neighbours, levels)
         q_values = np.exp(np.clip(log_q, -_LOG_LIMIT, _LOG_LIMIT))
         medians = np.exp(np.clip(log_med, -_LOG_LIMIT, _LOG_LIMIT))
+        support = self._discrete_support()
+        if support is not None:
+            q_values, medians = snap_quantiles(q_values, medians, levels, support)
         found = analogies_of(self._items, *neighbours, cfg.n_analogies)
         return [
             Prediction(
@@ -257,6 +281,16 @@ class Estimator:
             )
             for i in range(len(rows))
         ]
+
+    def _discrete_support(self) -> NDArray[np.float64] | None:
+        """The tenant's effort scale if its actuals are discrete (see
+        :mod:`kernels.discrete_scale`), else None; recomputed only after learning."""
+        if self._support_stale:
+            items = self._items
+            live = np.sort(items.efforts[items.alive])
+            self._support = discrete_support(live, self.config.discrete_max_levels)
+            self._support_stale = False
+        return self._support
 
     def _log_quantiles(
         self,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from actors.transport import TransportConfig
+from kernels import PublicPrior
 
 
 @dataclass(frozen=True)
@@ -21,3 +22,5 @@ class NodeConfig:
     drain_timeout: float = 10.0
     leave_grace: float = 0.3
     transport: TransportConfig = field(default_factory=TransportConfig)
+    # Where a new tenant's model starts; None: the estimator's generic weak prior.
+    prior: PublicPrior | None = None

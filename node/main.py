@@ -15,6 +15,7 @@ from actors import ActorSystem, Transport
 from actors.logfmt import configure_logging
 from node.agent import ESTIMATOR_PREFIX, NodeAgent
 from node.config import NodeConfig
+from node.prior_file import load_prior
 from node.tenant_estimator import TenantEstimator
 from node.warmup import warm_up
 
@@ -33,6 +34,9 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
     p.add_argument("--heartbeat-interval", type=float, default=0.5)
     p.add_argument("--drain-timeout", type=float, default=10.0,
                    help="seconds to finish in-flight work on SIGTERM")
+    p.add_argument("--prior", default=None, metavar="PATH",
+                   help="cold-start prior for new tenants (.npz); default: the one shipped, "
+                        "fitted on public data; 'none': a generic weak prior")
     p.add_argument("--log-level", default=os.environ.get("RECKON_LOG_LEVEL", "info"))
     return p
 
@@ -47,6 +51,10 @@ def config_from_args(args: argparse.Namespace, environ: dict[str, str]) -> NodeC
     if not secret:
         raise SystemExit("reckon node: set RECKON_CLUSTER_SECRET or RECKON_CLUSTER_SECRET_FILE "
                          "(the secret shared by all cluster members)")
+    try:
+        prior = load_prior(args.prior)
+    except ValueError as e:
+        raise SystemExit(f"reckon node: {e}") from None
     node_id = args.node_id or f"{socket.gethostname()}:{args.listen.rsplit(':', 1)[-1]}"
     return NodeConfig(
         node_id=node_id,
@@ -55,6 +63,7 @@ def config_from_args(args: argparse.Namespace, environ: dict[str, str]) -> NodeC
         cluster_secret=secret.encode(),
         heartbeat_interval=args.heartbeat_interval,
         drain_timeout=args.drain_timeout,
+        prior=prior,
     )
 
 

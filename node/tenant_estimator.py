@@ -42,7 +42,7 @@ class TenantEstimator(Actor):
     def __init__(self, tenant: str, config: NodeConfig) -> None:
         self.tenant = tenant
         self.config = config
-        self.model = Estimator(EstimatorConfig())
+        self.model = Estimator(EstimatorConfig(), prior=config.prior)
         self.items: dict[str, dict[str, Any]] = {}
         self.last_seq = 0
         self.held: dict[int, dict[str, Any]] = {}
