@@ -128,3 +128,25 @@ class Ack(Message):
     """The reply to an ask whose handler returned nothing."""
 
     TYPE = "ack.v1"
+
+
+# ---- forecasting ----------------------------------------------------------------------------
+
+
+@message
+class SimulateRequest(Message):
+    """Simulate trials ``start .. start+count-1`` of a forecast plan (its wire dict)."""
+
+    TYPE = "simulate.v1"
+    plan: dict[str, Any]
+    start: int
+    count: int
+    seed: int
+
+
+@message
+class SimulateReply(Message):
+    """One part of a forecast (a ``ForecastPart`` wire dict), to be merged exactly."""
+
+    TYPE = "simulate-reply.v1"
+    part: dict[str, Any]

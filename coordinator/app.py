@@ -7,7 +7,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.routing import Route
 
-from coordinator.api import cluster, estimates, items, models
+from coordinator.api import cluster, estimates, forecasts, items, models
 from coordinator.http_metrics import MetricsMiddleware
 from coordinator.problems import (
     ApiError,
@@ -26,6 +26,7 @@ def build_app(state: AppState) -> Starlette:
         Route("/v1/items", items.import_items, methods=["POST"]),
         Route("/v1/items/{item_id}", items.get_item, methods=["GET"]),
         Route("/v1/items/{item_id}/actual", items.record_actual, methods=["POST"]),
+        Route("/v1/forecasts", forecasts.create_forecast, methods=["POST"]),
         Route("/v1/models/accuracy", models.accuracy, methods=["GET"]),
         Route("/v1/cluster", cluster.cluster, methods=["GET"]),
         Route("/health", cluster.health, methods=["GET"]),

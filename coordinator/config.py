@@ -28,4 +28,5 @@ class CoordinatorConfig:
     pool_max: int = 10
     key_cache_seconds: float = 30.0
     graceful_timeout: float = 10.0
+    forecast_part_timeout: float = 300.0
     transport: TransportConfig = field(default_factory=TransportConfig)

@@ -142,6 +142,24 @@ def openapi_document() -> dict[str, Any]:
                     "effort": {"type": "number", "exclusiveMinimum": 0}}}),
                 "responses": {"200": {"description": "recorded"}, "404": _PROBLEM,
                               **_STD_ERRORS}}},
+            "/v1/forecasts": {"post": {
+                "summary": "Monte Carlo forecast of a project's task graph",
+                "requestBody": _json({"type": "object", "required": ["tasks"], "properties": {
+                    "tasks": {"type": "array", "items": {"type": "object", "required": ["id"],
+                              "description": "id, depends_on, then effort | optimistic/likely/"
+                                             "pessimistic | title/description/features"}},
+                    "risks": {"type": "array", "items": {"type": "object", "properties": {
+                        "id": {"type": "string"}, "probability": {"type": "number"},
+                        "extra_effort": {"type": "number"},
+                        "tasks": {"type": "array", "items": {"type": "string"}}}}},
+                    "correlation": {"type": "number", "minimum": 0, "exclusiveMaximum": 1},
+                    "trials": {"type": "integer", "minimum": 100, "maximum": 5_000_000},
+                    "seed": {"type": "integer", "minimum": 0},
+                    "percentiles": {"type": "array", "items": {"type": "number"}},
+                    "bins": {"type": "integer", "minimum": 1, "maximum": 200}}}),
+                "responses": {"200": {"description": "percentiles, histograms, criticality "
+                                                     "and sensitivity per task"},
+                              **_STD_ERRORS}}},
             "/v1/models/accuracy": {"get": {
                 "summary": "Live accuracy of the tenant's estimates (resolved by actuals)",
                 "responses": {"200": {"description": "windows of recent resolved estimates",

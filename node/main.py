@@ -16,6 +16,7 @@ from actors.logfmt import configure_logging
 from node.agent import ESTIMATOR_PREFIX, NodeAgent
 from node.config import NodeConfig
 from node.prior_file import load_prior
+from node.simulation_worker import SIMULATOR, SimulationWorker
 from node.tenant_estimator import TenantEstimator
 from node.warmup import warm_up
 
@@ -88,6 +89,7 @@ async def serve(config: NodeConfig) -> None:
     with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
         async with trio.open_nursery() as nursery:
             await nursery.start(system.run)
+            system.spawn(SIMULATOR, SimulationWorker)
             nursery.start_soon(agent.run)
             log.info("node started node_id=%s listen=%s coordinators=%s",
                      config.node_id, config.listen, ",".join(config.coordinators))

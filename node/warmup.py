@@ -12,7 +12,8 @@ import time
 
 import numpy as np
 
-from kernels import Estimator, EstimatorConfig
+from kernels import Estimator, EstimatorConfig, ForecastPlan, simulate_part
+from kernels.forecast import GRID_PROBS, KIND_FIXED, KIND_GRID, KIND_PERT
 
 _WORDS = ("login", "billing", "report", "export", "migrate", "cache", "search", "api", "ui")
 
@@ -34,4 +35,28 @@ def warm_up(items: int = 1000) -> float:
     est.predict(titles[0], "", features[0], q)
     est.predict_many(titles[:16], [""] * 16, features[:16], q)
     Estimator.from_state(est.to_state()).predict(titles[1], "", {}, q)
+    _warm_forecast()
     return time.perf_counter() - start
+
+
+def _warm_forecast() -> None:
+    """A three-task forecast touching every distribution kind, a risk and correlation."""
+    grid = np.log(np.interp(GRID_PROBS, [0.0, 1.0], [2.0, 9.0]))[None, :]
+    plan = ForecastPlan(
+        task_ids=("fixed", "pert", "model"),
+        order=np.array([0, 1, 2], dtype=np.int64),
+        pred_ptr=np.array([0, 0, 1, 2], dtype=np.int64),
+        pred_idx=np.array([0, 1], dtype=np.int64),
+        kind=np.array([KIND_FIXED, KIND_PERT, KIND_GRID], dtype=np.int8),
+        params=np.array([[1.0, 0, 0], [1.0, 2.0, 4.0], [0, 0, 0]]),
+        grid_row=np.array([-1, -1, 0], dtype=np.int64),
+        grid_log=grid,
+        risk_ids=("r",),
+        risk_prob=np.array([0.5]),
+        risk_extra=np.array([1.0]),
+        risk_ptr=np.array([0, 1], dtype=np.int64),
+        risk_tasks=np.array([1], dtype=np.int64),
+        correlation=0.3,
+    )
+    plan.check()
+    simulate_part(plan, 0, 256, 1, n_chunks=1)

@@ -277,3 +277,39 @@ def test_killed_node_rejoins_empty_and_takes_its_tenants_back_under_load(
     assert view["live_nodes"] == 3
     node0 = next(n for n in view["nodes"] if n["node_id"] == "node-0")
     assert node0["stats"]["actors"] >= 1, "the rejoined node serves tenants again"
+
+
+def test_kill_9_a_node_during_a_forecast_its_part_runs_elsewhere_same_answer(
+    fresh_cluster: LocalCluster, database_url: str
+) -> None:
+    from coordinator.forecast_spec import forecast_response, parse_forecast_request
+    from kernels import merge_parts, simulate_part
+
+    _, key = make_tenant(database_url)
+    chain = [{"id": f"t{i}", "optimistic": 1, "likely": 2, "pessimistic": 6,
+              **({"depends_on": [f"t{i - 1}"]} if i else {})} for i in range(60)]
+    project = {"tasks": chain, "trials": 1_500_000, "seed": 99, "correlation": 0.2}
+    result: list[httpx.Response] = []
+
+    async def main() -> None:
+        async def call() -> None:
+            async with httpx.AsyncClient(timeout=300) as c:
+                result.append(await c.post(fresh_cluster.url + "/v1/forecasts", json=project,
+                                           headers={"Authorization": f"Bearer {key}"}))
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(call)
+            await anyio.sleep(1.0)  # parts are running on all three nodes
+            await anyio.to_thread.run_sync(fresh_cluster.kill_node, 2)
+
+    anyio.run(main, backend="trio")
+    [r] = result
+    assert r.status_code == 200, r.text
+    served = r.json()
+    request = parse_forecast_request(project)
+    parts = [simulate_part(request.plan, s, min(500_000, request.trials - s), request.seed)
+             for s in range(0, request.trials, 500_000)]
+    local = forecast_response(request.plan, merge_parts(request.plan, parts,
+                                                        request.percentiles, request.bins), 0)
+    assert served["duration"]["percentiles"] == local["duration"]["percentiles"]
+    assert served["effort"]["histogram"] == local["effort"]["histogram"]

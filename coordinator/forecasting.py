@@ -1,0 +1,169 @@
+"""Running a forecast on the cluster: split trials into parts, simulate them on the nodes'
+simulation actors, merge the parts exactly.
+
+Every trial's random numbers derive from (seed, trial index) alone, so the answer is the same
+whatever the split: how many parts, which node ran which. Parts are sized to fit a frame
+(each trial costs 16 bytes, plus the task efforts of trials in the sensitivity sample).
+Each live node runs one part at a time; a part whose node fails is run again elsewhere.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import anyio
+import numpy as np
+
+from actors import ActorSystem, AskTimeout, Message, RemoteError
+from actors.messages import EstimateReply, EstimateRequest, SimulateReply, SimulateRequest
+from coordinator.forecast_spec import ForecastRequest, forecast_response
+from coordinator.membership import Membership
+from coordinator.router import NoNodesAvailable, Router
+from kernels import ForecastPart, ForecastPlan, merge_parts
+from kernels.forecast import GRID_PROBS
+
+log = logging.getLogger("reckon.forecast")
+
+SIMULATOR = "simulator"
+PART_BYTES = 4 * 1024 * 1024
+MAX_ATTEMPTS = 3
+LIVENESS_POLL = 0.25
+
+
+class ForecastFailed(Exception):
+    """No node could simulate some part of the forecast."""
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """One part of the trial range."""
+
+    start: int
+    count: int
+
+
+def split_trials(trials: int, n_tasks: int, sensitivity_trials: int, workers: int,
+                 max_bytes: int = PART_BYTES) -> list[Chunk]:
+    """Parts covering ``[0, trials)``: about one per worker, none larger than ``max_bytes``."""
+    target = max(1, math.ceil(trials / max(1, workers)))
+    chunks: list[Chunk] = []
+    pos = 0
+    while pos < trials:
+        count = min(target, trials - pos)
+        if pos < sensitivity_trials:  # these trials also carry every task's effort
+            count = min(count, max(1, max_bytes // (16 + 4 * n_tasks)))
+        count = min(count, max(1, max_bytes // 16))
+        chunks.append(Chunk(pos, count))
+        pos += count
+    return chunks
+
+
+async def fill_model_grids(router: Router, tenant: str, request: ForecastRequest
+                           ) -> ForecastPlan:
+    """Ask the tenant's model for the predictive quantiles of work-item tasks."""
+    if not request.model_tasks:
+        return request.plan
+    items = [{k: item.get(k, "" if k != "features" else {}) for k in
+              ("title", "description", "features")} for _, item in request.model_tasks]
+    msg = EstimateRequest(tenant, items, [float(p) for p in GRID_PROBS],
+                          router.known_head(tenant))
+    reply = await router.read(tenant, msg)
+    if not isinstance(reply, EstimateReply) or len(reply.results) != len(items):
+        raise NoNodesAvailable("the tenant's owner answered with an unexpected reply")
+    grids = {}
+    for (index, _), result in zip(request.model_tasks, reply.results, strict=True):
+        q = np.maximum.accumulate(np.asarray(result["quantiles"], dtype=np.float64))
+        grids[index] = np.log(np.maximum(q, 1e-9))
+    return request.plan.with_grids(grids)
+
+
+async def _ask_while_live(system: ActorSystem, membership: Membership, address: str,
+                          msg: SimulateRequest, timeout: float) -> Message:
+    """Ask a node for a part, giving up as soon as the node leaves the ring (died, drained)
+    rather than at the part's timeout."""
+    reply: list[Message] = []
+    lost = False
+
+    async def ask(scope: anyio.CancelScope) -> None:
+        reply.append(await system.ask(address, SIMULATOR, msg, timeout))
+        scope.cancel()
+
+    async def watch(scope: anyio.CancelScope) -> None:
+        nonlocal lost
+        while True:
+            await anyio.sleep(LIVENESS_POLL)
+            if address not in {n.address for n in membership.live()}:
+                lost = True
+                scope.cancel()
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(ask, tg.cancel_scope)
+        tg.start_soon(watch, tg.cancel_scope)
+    if lost or not reply:
+        raise RemoteError("node_lost", f"{address} left the cluster during the simulation")
+    return reply[0]
+
+
+async def run_forecast(system: ActorSystem, membership: Membership, plan: ForecastPlan,
+                       request: ForecastRequest, part_timeout: float) -> dict[str, Any]:
+    """Simulate on every live node and merge; the response body of ``POST /v1/forecasts``."""
+    nodes = [n.address for n in membership.live()]
+    if not nodes:
+        raise NoNodesAvailable("no node has joined the cluster yet")
+    t0 = time.perf_counter()
+    chunks = split_trials(request.trials, plan.n_tasks, plan.sensitivity_trials, len(nodes))
+    wire_plan = plan.to_dict()
+    pending: list[tuple[Chunk, int]] = [(c, 0) for c in chunks]
+    parts: list[ForecastPart] = []
+    failures: list[str] = []
+    changed = anyio.Condition()
+    in_flight = 0
+
+    async def worker(address: str) -> None:
+        # Takes parts until none are left and none are in flight (a failed one comes back).
+        nonlocal in_flight
+        while True:
+            async with changed:
+                while not pending and in_flight:
+                    await changed.wait()
+                if not pending:
+                    return
+                chunk, attempts = pending.pop(0)
+                in_flight += 1
+            failed: Exception | None = None
+            try:
+                msg = SimulateRequest(wire_plan, chunk.start, chunk.count, request.seed)
+                reply = await _ask_while_live(system, membership, address, msg, part_timeout)
+                if not isinstance(reply, SimulateReply):
+                    raise RemoteError("bad_reply", f"unexpected {reply.TYPE}")
+                parts.append(ForecastPart.from_dict(reply.part))
+            except (AskTimeout, RemoteError, ValueError) as e:
+                failed = e
+                failures.append(f"{address}: {e}")
+            async with changed:
+                in_flight -= 1
+                if failed is not None:
+                    if attempts + 1 >= MAX_ATTEMPTS:
+                        raise ForecastFailed(f"part {chunk.start}+{chunk.count} failed "
+                                             f"{MAX_ATTEMPTS} times: {'; '.join(failures)}")
+                    pending.append((chunk, attempts + 1))
+                changed.notify_all()
+            if failed is not None:
+                log.warning("forecast part failed; others take it node=%s error=%s",
+                            address, failed)
+                return  # this node is failing: leave the rest to the others
+
+    async with anyio.create_task_group() as tg:
+        for address in nodes:
+            tg.start_soon(worker, address)
+    if pending or len(parts) != len(chunks):
+        raise ForecastFailed("some parts were not simulated: " + "; ".join(failures))
+    summary = merge_parts(plan, parts, request.percentiles, request.bins)
+    body = forecast_response(plan, summary, time.perf_counter() - t0)
+    body["parts"] = len(parts)
+    body["nodes"] = len(nodes)
+    return body
