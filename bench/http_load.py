@@ -16,24 +16,17 @@ import asyncio
 import json
 import platform
 import secrets
-import shutil
 import sys
-import tempfile
 import time
-import uuid
 from importlib import resources
 from pathlib import Path
 
 import anyio
-import asyncpg
 import httpx
 
+from bench.cluster_setup import free_port, postgres, prepare_database, scratch_dir
 from bench.loadgen import LoadResult, build_request, run_load
-from coordinator.embedded_pg import EmbeddedPostgres, environ_database_url, with_database
 from coordinator.launcher import LocalCluster, LocalClusterSpec
-from coordinator.store import create_pool
-from coordinator.store.migrate import migrate
-from coordinator.store.tenants import create_api_key, create_tenant
 
 TITLES = [
     "Rewrite invoicing module",
@@ -43,33 +36,6 @@ TITLES = [
     "Order entry screens",
     "Data warehouse loader",
 ]
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-async def _prepare_db(admin_url: str) -> tuple[str, str]:
-    name = "bench_" + uuid.uuid4().hex[:8]
-    conn = await asyncpg.connect(admin_url)
-    try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-    url = with_database(admin_url, name)
-    pool = await create_pool(url, min_size=1, max_size=1)
-    try:
-        async with pool.acquire() as c:
-            await migrate(c)
-            await create_tenant(c, "bench", "bench")
-            key = await create_api_key(c, "bench")
-    finally:
-        await pool.close()
-    return url, key
 
 
 def _requests(port: int, key: str) -> list[bytes]:
@@ -148,9 +114,9 @@ def _run_mode(
         database_url=url,
         secret=secrets.token_hex(16),
         workdir=workdir,
-        http_port=_free_port(),
-        coordinator_nng_port=_free_port(),
-        node_ports=[_free_port() for _ in range(nodes)],
+        http_port=free_port(),
+        coordinator_nng_port=free_port(),
+        node_ports=[free_port() for _ in range(nodes)],
         replication=1 if inprocess else min(2, nodes),
         coordinator_command=(
             ("-m", "bench.inprocess_coordinator")
@@ -185,26 +151,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--nodes", type=int, default=2)
     p.add_argument("--keep", action="store_true", help="keep the work directory (logs)")
     args = p.parse_args(argv)
-    tmp = Path(tempfile.mkdtemp(prefix="rkb"))
-    pg = None
-    try:
-        admin = environ_database_url()
-        if admin is None:
-            pg = EmbeddedPostgres(tmp / "pg")
-            admin = pg.start()
-        results = {}
+    results = {}
+    with scratch_dir(args.keep) as tmp, postgres(tmp) as admin:
+        if args.keep:
+            print(f"work directory kept: {tmp}", file=sys.stderr)
         for inprocess in (False, True):
-            url, key = anyio.run(_prepare_db, admin)
+            url, key = anyio.run(prepare_database, admin)
             results[inprocess] = _run_mode(
                 url, key, args, tmp / ("inproc" if inprocess else "cluster"), inprocess
             )
-    finally:
-        if pg is not None:
-            pg.stop()
-        if args.keep:
-            print(f"work directory kept: {tmp}", file=sys.stderr)
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
     print(
         f"\n## Single estimates through HTTP ({time.strftime('%Y-%m-%d')}, "
         f"{platform.processor() or platform.machine()}, {_cores()} cores, "

@@ -130,3 +130,11 @@ def test_plot_without_matplotlib_is_a_clear_error(
     assert main([write(tmp_path, PROJECT), "--plot", str(tmp_path / "out.png")]) == 2
     assert "matplotlib" in capsys.readouterr().err
     assert forecast_cli.PROG == "reckon forecast"
+
+
+def test_plot_writes_a_png_chart(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    out = tmp_path / "forecast.png"
+    assert main([write(tmp_path, PROJECT), "--plot", str(out)]) == 0
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert out.stat().st_size > 5000
