@@ -191,8 +191,9 @@ class Transport:
         send, receive = anyio.create_memory_object_stream[bytes](cfg.peer_queue)
         peer = _Peer(address, sock, send, receive)
         # nng calls these from its own threads; a set add/discard is atomic under the GIL.
-        sock.add_post_pipe_connect_cb(lambda pipe: peer.pipes.add(id(pipe)))
-        sock.add_post_pipe_remove_cb(lambda pipe: peer.pipes.discard(id(pipe)))
+        # Keyed by nng's pipe id: the Python wrapper objects are not stable identities.
+        sock.add_post_pipe_connect_cb(lambda pipe: peer.pipes.add(pipe.id))
+        sock.add_post_pipe_remove_cb(lambda pipe: peer.pipes.discard(pipe.id))
         sock.dial(address, block=False)
         self._peers[address] = peer
         if self._tg is not None:

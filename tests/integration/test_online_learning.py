@@ -77,7 +77,7 @@ def test_online_replay_accuracy_improves_as_actuals_arrive(cluster3: LocalCluste
     assert checkpoints[10] < checkpoints[0], checkpoints
     assert checkpoints[30] < checkpoints[10], checkpoints
     assert checkpoints[60] < checkpoints[30], checkpoints
-    assert checkpoints[60] < 0.6 * checkpoints[0], checkpoints
+    assert checkpoints[60] < 0.75 * checkpoints[0], checkpoints
     # Every streamed estimate was resolved by its actual and is in the live accuracy report.
     assert acc["estimates_resolved"] == len(stream)
     assert acc["windows"]["last_50"]["count"] == 50
