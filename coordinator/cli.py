@@ -49,6 +49,12 @@ def _forecast(argv: list[str]) -> int:
     return main(argv)
 
 
+def _bench(argv: list[str]) -> int:
+    from bench.harness.cli import main
+
+    return main(argv)
+
+
 def _warmup(argv: list[str]) -> int:
     from node.warmup import warm_up
 
@@ -66,6 +72,7 @@ COMMANDS: dict[str, tuple[Callable[[list[str]], int], str]] = {
     "tenant": (_tenant, "create tenants and API keys"),
     "eval": (_eval, "evaluate estimators offline on a data file against baselines"),
     "forecast": (_forecast, "Monte Carlo forecast of a project (locally or on a server)"),
+    "bench": (_bench, "capacity planning: open-loop load, sweeps, a report with plots"),
     "warmup": (_warmup, "compile the numeric kernels into Numba's cache ($NUMBA_CACHE_DIR)"),
     "deploy": (_deploy, "deploy or upgrade a cluster with the Ansible playbooks"),
 }

@@ -1,0 +1,99 @@
+"""``reckon bench``: open-loop capacity benchmarks with a report.
+
+Exit status: 0 on success, 2 for a bad command line or an unreachable target (one line on
+stderr, no traceback), 1 when a started cluster or the test data failed, 130 on interrupt.
+"""
+
+from __future__ import annotations
+
+import math
+import shlex
+import sys
+
+from bench.harness.capacity import capacity_for
+from bench.harness.machine import describe_machine
+from bench.harness.options import BenchConfig, UsageError, build_parser, config_from_args
+from bench.harness.progress import ProgressBar
+from bench.harness.report import ReportData, write_report
+from bench.harness.runner import run_all
+from bench.harness.scenarios import ScenarioError
+from bench.harness.sweep import Objective
+from bench.harness.targets import TargetError
+
+
+def _significant(x: float) -> float:
+    """``x`` rounded to two significant digits."""
+    return round(x, 1 - math.floor(math.log10(x))) if x > 0 else 0.0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run ``reckon bench`` with ``argv`` (without the program name)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if any(a in ("-h", "--help") for a in argv):
+        build_parser().print_help()
+        return 0
+    try:
+        config = config_from_args(build_parser().parse_args(argv))
+    except UsageError as e:
+        print(f"reckon bench: {e}", file=sys.stderr)
+        return 2
+    progress = ProgressBar()
+    try:
+        records, target = run_all(config, progress)
+    except TargetError as e:
+        progress.finish()
+        print(f"reckon bench: {e}", file=sys.stderr)
+        return 2 if config.url is not None else 1
+    except ScenarioError as e:
+        progress.finish()
+        print(f"reckon bench: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        progress.finish()
+        print("reckon bench: interrupted", file=sys.stderr)
+        return 130
+    machine = describe_machine()
+    objective = Objective(config.p99_s * 1000.0, config.max_failure_rate)
+    sustainable = {r.nodes: r.result.sustainable_rate for r in records if r.nodes is not None}
+    best = max(sustainable.values(), default=0.0)
+    target_rate = config.capacity_for or _significant(10 * best)
+    cores = config.cores_per_server or machine.cores
+    answer = capacity_for(target_rate, objective.p99_ms, sustainable, cores)
+    units = "estimates" if set(config.weights) == {"batch"} else None
+    notes = []
+    if config.url is None:
+        notes.append("The load generator, the coordinator, the nodes and PostgreSQL share this "
+                     "machine's cores: per-node capacity on dedicated servers is likely higher.")
+    if not config.echo_server:
+        notes.append("The capacity answer assumes one node process per core and that the "
+                     "coordinator and database are not the bottleneck.")
+    data = ReportData(
+        name=config.name, command="reckon bench " + shlex.join(argv), machine=machine,
+        scenario=f"{'noop' if config.echo_server else _scenario_name(config)}",
+        target=target, objective=objective, sweeps=records,
+        capacity=answer if not config.echo_server else None, units=units,
+        settings={"arrivals": config.arrivals, "seed": str(config.seed),
+                  "seconds per step": f"{config.duration:g}",
+                  "warm-up seconds": f"{config.warmup:g}",
+                  "connection pool": str(config.connections),
+                  "start timeout (drop)": f"{config.start_timeout:g} s",
+                  "request timeout": f"{config.request_timeout:g} s",
+                  **({"batch size": str(config.batch_size)} if "batch" in config.weights
+                     else {})},
+        notes=notes)
+    path = write_report(data, config.results_dir)
+    if answer is not None and not config.echo_server:
+        print(answer.sentence())
+    for r in records:
+        print(f"{r.label}: sustainable {r.result.sustainable_rate:,.0f} ops/s"
+              + (f" ({r.result.sustainable.units_rate:,.0f} estimates/s)"
+                 if units and r.result.sustainable else ""))
+    print(f"report: {path}")
+    return 0
+
+
+def _scenario_name(config: BenchConfig) -> str:
+    if config.scenario != "mix":
+        return str(config.scenario)
+    return "mix(" + ",".join(f"{k}={w * 100:.0f}%" for k, w in sorted(config.weights.items())) \
+        + ")"

@@ -1,0 +1,265 @@
+"""An open-loop load generator: requests leave on a fixed schedule, whatever the server does.
+
+A closed-loop generator (each connection waits for a response before sending the next
+request) slows down with the server and so never sends the requests that would have seen the
+worst latency — coordinated omission. Here the arrival times are fixed in advance (constant
+rate, or Poisson with a seed), and each operation's latency runs from its *scheduled* time:
+time spent waiting for a free connection, or because the generator fell behind, counts.
+
+A bounded pool of ``connections`` workers, each owning one keep-alive connection, takes the
+scheduled operations in order: a free worker takes the next one and sleeps until its time. An
+operation that cannot start within ``start_timeout`` of its scheduled time is counted as
+dropped (never silently skipped); one whose response takes longer than ``request_timeout``
+is counted as a timeout. The run is bounded by the schedule (``duration`` seconds and
+``max_requests`` operations) plus those two timeouts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from bench.harness.connection import Connection, ProtocolError
+from bench.harness.histogram import LatencyHistogram
+
+
+@dataclass(frozen=True)
+class Operation:
+    """One scheduled unit of work: its requests go one after another on one connection.
+
+    ``units`` is what the operation is worth to the operator (the estimates in a batch).
+    """
+
+    kind: str
+    requests: tuple[bytes, ...]
+    units: int = 1
+
+
+OperationSource = Callable[[int], Operation]
+"""Builds the operation with a given index in the schedule."""
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """When operations are due: ``rate`` per second for ``duration`` s, at most ``max_requests``."""
+
+    rate: float
+    duration: float
+    max_requests: int
+    arrivals: str = "constant"  # or "poisson"
+    seed: int = 0
+
+    def offsets(self) -> np.ndarray:
+        """Seconds from the start at which each operation is due, ascending."""
+        if self.rate <= 0 or self.duration <= 0 or self.max_requests <= 0:
+            raise ValueError("rate, duration and max_requests must be positive")
+        n = min(self.max_requests, int(np.ceil(self.rate * self.duration)))
+        if self.arrivals == "constant":
+            t = np.arange(n, dtype=np.float64) / self.rate
+        elif self.arrivals == "poisson":
+            rng = np.random.default_rng(self.seed)
+            t = np.cumsum(rng.exponential(1.0 / self.rate, size=n))
+        else:
+            raise ValueError(f"unknown arrival process {self.arrivals!r}")
+        return t[t < self.duration]
+
+
+@dataclass(frozen=True)
+class PoolConfig:
+    """The generator's bounds: connections, and how long an operation may wait or run."""
+
+    connections: int = 64
+    start_timeout: float = 1.0
+    request_timeout: float = 5.0
+    connect_timeout: float = 2.0
+
+
+@dataclass
+class KindStats:
+    """Per operation kind: latency from the scheduled time, and outcome counts."""
+
+    latency: LatencyHistogram = field(default_factory=LatencyHistogram)
+    ok: int = 0
+    failed: int = 0
+    units: int = 0
+
+
+@dataclass
+class RunResult:
+    """What one open-loop run measured."""
+
+    offered_rate: float
+    scheduled: int
+    ok: int
+    failed_status: int
+    errors: int
+    timeouts: int
+    dropped: int
+    window: float
+    elapsed: float
+    latency: LatencyHistogram
+    service: LatencyHistogram
+    start_delay: LatencyHistogram
+    statuses: dict[int, int]
+    kinds: dict[str, KindStats]
+    connections_opened: int
+
+    @property
+    def failures(self) -> int:
+        """Operations that did not succeed: non-2xx, errors, timeouts and drops."""
+        return self.failed_status + self.errors + self.timeouts + self.dropped
+
+    @property
+    def failure_rate(self) -> float:
+        """:attr:`failures` over the scheduled operations."""
+        return self.failures / self.scheduled if self.scheduled else 0.0
+
+    @property
+    def achieved_rate(self) -> float:
+        """Successful operations per second over the run (the schedule's window or longer)."""
+        return self.ok / self.elapsed if self.elapsed > 0 else 0.0
+
+    @property
+    def units_rate(self) -> float:
+        """Successful units (e.g. estimates) per second."""
+        units = sum(k.units for k in self.kinds.values())
+        return units / self.elapsed if self.elapsed > 0 else 0.0
+
+
+@dataclass
+class _State:
+    offsets: np.ndarray
+    source: OperationSource
+    config: PoolConfig
+    start: float
+    next_index: int = 0
+    ok: int = 0
+    failed_status: int = 0
+    errors: int = 0
+    timeouts: int = 0
+    dropped: int = 0
+    last_done: float = 0.0
+    latency: LatencyHistogram = field(default_factory=LatencyHistogram)
+    service: LatencyHistogram = field(default_factory=LatencyHistogram)
+    start_delay: LatencyHistogram = field(default_factory=LatencyHistogram)
+    statuses: Counter[int] = field(default_factory=Counter)
+    kinds: dict[str, KindStats] = field(default_factory=dict)
+
+
+async def _worker(state: _State, conn: Connection) -> None:
+    cfg = state.config
+    n = len(state.offsets)
+    clock = time.perf_counter
+    # Bounded: each pass takes a fresh index; there are n of them.
+    while state.next_index < n:
+        i = state.next_index
+        state.next_index = i + 1
+        due = state.start + float(state.offsets[i])
+        wait = due - clock()
+        if wait > 0:
+            await asyncio.sleep(wait)
+        elif -wait > cfg.start_timeout:
+            state.dropped += 1
+            continue
+        op = state.source(i)
+        stats = state.kinds.get(op.kind)
+        if stats is None:
+            stats = state.kinds[op.kind] = KindStats()
+        sent = clock()
+        status = 0
+        try:
+            async with asyncio.timeout(cfg.request_timeout):
+                for raw in op.requests:
+                    status = await conn.exchange(raw)
+                    if not 200 <= status < 300:
+                        break
+        except TimeoutError:
+            state.timeouts += 1
+            stats.failed += 1
+            conn.close()
+            continue
+        except (ConnectionError, OSError, asyncio.IncompleteReadError,
+                asyncio.LimitOverrunError, ProtocolError, ValueError):
+            state.errors += 1
+            stats.failed += 1
+            conn.close()
+            continue
+        done = clock()
+        state.last_done = done
+        state.statuses[status] += 1
+        state.latency.record(done - due)
+        state.service.record(done - sent)
+        state.start_delay.record(sent - due)
+        stats.latency.record(done - due)
+        if 200 <= status < 300:
+            state.ok += 1
+            stats.ok += 1
+            stats.units += op.units
+        else:
+            state.failed_status += 1
+            stats.failed += 1
+
+
+async def _ticker(state: _State, total: int, every: float,
+                  progress: Callable[[int, int], None], stop: asyncio.Event) -> None:
+    limit = state.start + float(state.offsets[-1] if total else 0) + 3600
+    while not stop.is_set() and time.perf_counter() < limit:
+        progress(min(state.next_index, total), total)
+        try:
+            async with asyncio.timeout(every):
+                await stop.wait()
+        except TimeoutError:
+            pass
+    progress(total, total)
+
+
+async def run_open_loop(
+    host: str,
+    port: int,
+    source: OperationSource,
+    schedule: Schedule,
+    config: PoolConfig | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> RunResult:
+    """Run ``schedule`` against ``host:port``; operations come from ``source(index)``.
+
+    Returns when every scheduled operation has completed, failed, timed out or been dropped:
+    at most ``schedule.duration + start_timeout + request_timeout`` seconds (plus a connect
+    timeout). On cancellation the workers are cancelled and their connections closed.
+    ``progress(started, total)`` is called about four times a second while it runs.
+    """
+    cfg = config or PoolConfig()
+    offsets = schedule.offsets()
+    state = _State(offsets=offsets, source=source, config=cfg, start=time.perf_counter() + 0.05)
+    conns = [Connection(host, port, cfg.connect_timeout) for _ in range(cfg.connections)]
+    stop = asyncio.Event()
+    hard_limit = (schedule.duration + cfg.start_timeout + cfg.request_timeout
+                  + cfg.connect_timeout + 5.0)
+    try:
+        async with asyncio.timeout(hard_limit), asyncio.TaskGroup() as tg:
+            ticker = None
+            if progress is not None:
+                ticker = tg.create_task(_ticker(state, len(offsets), 0.25, progress, stop))
+            async with asyncio.TaskGroup() as workers:
+                for c in conns:
+                    workers.create_task(_worker(state, c))
+            stop.set()
+            del ticker
+    finally:
+        for c in conns:
+            c.close()
+    window = float(schedule.duration)
+    elapsed = max(window, state.last_done - state.start)
+    return RunResult(
+        offered_rate=len(offsets) / window if window else 0.0,
+        scheduled=len(offsets), ok=state.ok, failed_status=state.failed_status,
+        errors=state.errors, timeouts=state.timeouts, dropped=state.dropped, window=window,
+        elapsed=elapsed, latency=state.latency, service=state.service,
+        start_delay=state.start_delay, statuses=dict(state.statuses), kinds=state.kinds,
+        connections_opened=sum(c.opened for c in conns),
+    )

@@ -1,0 +1,217 @@
+"""``reckon bench`` options: the parser, unit parsing and the typed run configuration."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import NoReturn
+
+from bench.harness.scenarios import KINDS, parse_mix
+
+SCENARIOS = (*KINDS, "mix")
+_DURATION = re.compile(r"^\s*([0-9]*\.?[0-9]+)\s*(us|µs|ms|s)?\s*$")
+
+
+class UsageError(Exception):
+    """A bad command line: reported in one line, exit status 2."""
+
+
+def parse_duration(text: str, default_unit: str) -> float:
+    """``"10ms"``, ``"0.5s"``, ``"200us"`` or a bare number in ``default_unit`` → seconds."""
+    m = _DURATION.match(text)
+    if not m:
+        raise ValueError(f"bad duration {text!r} (e.g. 10ms, 0.5s, 200us)")
+    unit = m.group(2) or default_unit
+    scale = {"us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0}[unit]
+    return float(m.group(1)) * scale
+
+
+def parse_node_counts(text: str) -> list[int]:
+    """``"1,2,4"`` → [1, 2, 4]; each between 1 and 64."""
+    try:
+        counts = [int(x) for x in text.split(",") if x.strip()]
+    except ValueError as e:
+        raise ValueError(f"bad node counts {text!r} (e.g. 1,2,4)") from e
+    if not counts or any(not 1 <= n <= 64 for n in counts):
+        raise ValueError(f"bad node counts {text!r}: each must be between 1 and 64")
+    return sorted(set(counts))
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    """Everything a run needs, checked."""
+
+    url: str | None
+    key: str | None
+    node_counts: list[int]
+    echo_server: bool
+    scenario: str
+    weights: dict[str, float]
+    batch_size: int
+    sweep: str | None
+    rate: float | None
+    start: float
+    step: float | None
+    factor: float | None
+    max_rate: float
+    max_steps: int
+    p99_s: float
+    max_failure_rate: float
+    duration: float
+    warmup: float
+    max_requests: int
+    arrivals: str
+    seed: int
+    connections: int
+    start_timeout: float
+    request_timeout: float
+    max_time: float
+    name: str
+    results_dir: Path
+    capacity_for: float | None
+    cores_per_server: int | None
+    prepare: bool
+
+
+class _ArgumentParser(argparse.ArgumentParser):
+    """Raises :class:`UsageError` instead of printing usage and exiting."""
+
+    def error(self, message: str) -> NoReturn:
+        """Report a bad command line as a :class:`UsageError`."""
+        raise UsageError(message)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``reckon bench``."""
+    p = _ArgumentParser(
+        prog="reckon bench",
+        description="Capacity planning: open-loop load against a cluster, rate and node "
+                    "sweeps, and a report with plots and a capacity answer.",
+        epilog="Examples:\n"
+               "  reckon bench --nodes 1 --sweep rate --start 200 --step 200 --until-p99 10ms\n"
+               "  reckon bench --sweep nodes --nodes 1,2 --factor 1.5 --until-p99 10ms\n"
+               "  reckon bench --url http://10.0.0.5:8080 --key $KEY --scenario mix "
+               "--mix estimate=80,batch=5,actual=10,forecast=5 --rate 500\n"
+               "  reckon bench --echo-server --sweep rate --start 2000 --step 2000",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    t = p.add_argument_group("target (one of)")
+    t.add_argument("--url", help="a running cluster's plain-HTTP base URL")
+    t.add_argument("--key", help="API key for --url (default $RECKON_API_KEY)")
+    t.add_argument("--nodes", help="start a local cluster with N nodes (a list for "
+                                   "--sweep nodes); embedded PostgreSQL or $RECKON_DATABASE_URL")
+    t.add_argument("--echo-server", action="store_true",
+                   help="measure the load generator itself against a trivial local server")
+    s = p.add_argument_group("load")
+    s.add_argument("--scenario", choices=SCENARIOS, default="estimate")
+    s.add_argument("--mix", default="estimate=80,batch=5,actual=10,forecast=5",
+                   help="weights for --scenario mix (default %(default)s)")
+    s.add_argument("--batch-size", type=int, default=50, help="items per batch (1..1000)")
+    s.add_argument("--rate", type=float, help="offered operations/s (a single run, no sweep)")
+    s.add_argument("--arrivals", choices=("constant", "poisson"), default="constant")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--duration", default="5s", help="measured time per step (default 5s)")
+    s.add_argument("--warmup", default="2s", help="unmeasured load before a sweep (default 2s)")
+    s.add_argument("--max-requests", type=int, default=500_000, help="cap per step")
+    s.add_argument("--connections", type=int, default=64, help="connection pool size")
+    s.add_argument("--start-timeout", default="1s",
+                   help="an operation not started this long after its time is dropped")
+    s.add_argument("--request-timeout", default="5s", help="per operation")
+    w = p.add_argument_group("sweep")
+    w.add_argument("--sweep", choices=("rate", "nodes"))
+    w.add_argument("--start", type=float, default=200.0, help="first offered rate")
+    w.add_argument("--step", type=float, help="add this to the rate each step")
+    w.add_argument("--factor", type=float, help="multiply the rate by this each step")
+    w.add_argument("--until-p99", default="10ms", help="p99 objective (default 10ms)")
+    w.add_argument("--max-failure-rate", type=float, default=0.001)
+    w.add_argument("--max-steps", type=int, default=12)
+    w.add_argument("--max-rate", type=float, default=100_000.0)
+    w.add_argument("--max-time", default="1200s", help="bound on the whole run")
+    r = p.add_argument_group("report")
+    r.add_argument("--name", help="report folder name (default from the scenario and time)")
+    r.add_argument("--results-dir", default="bench/results")
+    r.add_argument("--capacity-for", type=float,
+                   help="target operations/s for the capacity answer (default 10x measured)")
+    r.add_argument("--cores-per-server", type=int,
+                   help="cores of the servers to plan for (default this machine's)")
+    r.add_argument("--no-prepare", action="store_true",
+                   help="do not import the demo history into the tenant first")
+    return p
+
+
+def _positive(name: str, value: float) -> None:
+    if value <= 0:
+        raise UsageError(f"{name} must be positive")
+
+
+def config_from_args(args: argparse.Namespace, environ: dict[str, str] | None = None
+                     ) -> BenchConfig:
+    """Check the parsed arguments; raise :class:`UsageError` with a one-line message."""
+    env = dict(os.environ) if environ is None else environ
+    targets = sum([args.url is not None, args.nodes is not None, bool(args.echo_server)])
+    if targets != 1:
+        raise UsageError("give exactly one target: --url URL --key KEY, --nodes N, "
+                         "or --echo-server")
+    try:
+        counts = parse_node_counts(args.nodes) if args.nodes is not None else []
+        weights = (parse_mix(args.mix) if args.scenario == "mix" else
+                   {"noop": 1.0} if args.echo_server else {args.scenario: 1.0})
+        p99 = parse_duration(args.until_p99, "ms")
+        duration = parse_duration(args.duration, "s")
+        warmup = parse_duration(args.warmup, "s")
+        start_timeout = parse_duration(args.start_timeout, "s")
+        request_timeout = parse_duration(args.request_timeout, "s")
+        max_time = parse_duration(args.max_time, "s")
+    except ValueError as e:
+        raise UsageError(str(e)) from e
+    key = args.key or env.get("RECKON_API_KEY")
+    if args.url is not None and not key:
+        raise UsageError("--url needs --key KEY (or $RECKON_API_KEY)")
+    if args.sweep == "nodes" and args.nodes is None:
+        raise UsageError("--sweep nodes needs --nodes with a list of node counts, e.g. 1,2,4")
+    if args.sweep != "nodes" and len(counts) > 1:
+        raise UsageError("several node counts need --sweep nodes")
+    if args.sweep is None and args.rate is None:
+        raise UsageError("give --rate R for a single run, or --sweep rate|nodes")
+    if args.sweep is not None and args.rate is not None:
+        raise UsageError("--rate is for a single run; a sweep uses --start with --step or "
+                         "--factor")
+    if args.step is not None and args.factor is not None:
+        raise UsageError("give --step or --factor, not both")
+    if args.factor is not None and args.factor <= 1:
+        raise UsageError("--factor must be above 1")
+    for name, value in (("--rate", args.rate if args.rate is not None else 1.0),
+                        ("--start", args.start), ("--duration", duration),
+                        ("--until-p99", p99), ("--connections", args.connections),
+                        ("--max-requests", args.max_requests), ("--max-steps", args.max_steps),
+                        ("--start-timeout", start_timeout),
+                        ("--request-timeout", request_timeout), ("--max-time", max_time),
+                        ("--step", args.step if args.step is not None else 1.0)):
+        _positive(name, value)
+    if args.connections > 10_000:
+        raise UsageError("--connections must be at most 10000")
+    if not 1 <= args.batch_size <= 1000:
+        raise UsageError("--batch-size must be between 1 and 1000")
+    if args.echo_server and args.scenario != "estimate":
+        raise UsageError("--echo-server measures the generator only; it takes no --scenario")
+    step = args.step if args.step is not None or args.factor is not None else args.start
+    name = args.name or (f"{'generator' if args.echo_server else args.scenario}-"
+                         f"{time.strftime('%Y%m%d-%H%M%S')}")
+    if "/" in name or name in ("", ".", ".."):
+        raise UsageError(f"bad --name {name!r}")
+    return BenchConfig(
+        url=args.url, key=key, node_counts=counts, echo_server=bool(args.echo_server),
+        scenario="noop" if args.echo_server else args.scenario, weights=weights,
+        batch_size=args.batch_size, sweep=args.sweep, rate=args.rate, start=args.start,
+        step=step if args.factor is None else None, factor=args.factor,
+        max_rate=args.max_rate, max_steps=args.max_steps, p99_s=p99,
+        max_failure_rate=args.max_failure_rate, duration=duration, warmup=warmup,
+        max_requests=args.max_requests, arrivals=args.arrivals, seed=args.seed,
+        connections=args.connections, start_timeout=start_timeout,
+        request_timeout=request_timeout, max_time=max_time, name=name,
+        results_dir=Path(args.results_dir), capacity_for=args.capacity_for,
+        cores_per_server=args.cores_per_server, prepare=not args.no_prepare,
+    )

@@ -1,0 +1,183 @@
+"""The report: ``<results>/<name>/report.md``, PNG plots and ``results.json``.
+
+Plots are drawn with matplotlib's Agg backend (no display needed).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from bench.harness.capacity import CapacityAnswer
+from bench.harness.machine import Machine
+from bench.harness.sweep import Objective, SweepResult, scaling_efficiency
+
+LATENCY_PNG = "latency_vs_offered_load.png"
+NODES_PNG = "throughput_vs_nodes.png"
+
+
+@dataclass(frozen=True)
+class SweepRecord:
+    """One rate sweep against one target; ``nodes`` is None when the count is unknown."""
+
+    label: str
+    nodes: int | None
+    result: SweepResult
+
+
+@dataclass
+class ReportData:
+    """Everything the report shows."""
+
+    name: str
+    command: str
+    machine: Machine
+    scenario: str
+    target: str
+    objective: Objective
+    sweeps: list[SweepRecord]
+    capacity: CapacityAnswer | None = None
+    units: str | None = None  # e.g. "estimates" for batches
+    settings: dict[str, str] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    def sustainable_by_nodes(self) -> dict[int, float]:
+        """Sustainable throughput per known node count."""
+        return {s.nodes: s.result.sustainable_rate for s in self.sweeps if s.nodes is not None}
+
+
+def _steps_table(record: SweepRecord, units: str | None) -> list[str]:
+    head = "| offered/s | achieved/s |" + (f" {units}/s |" if units else "") + \
+        " p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | failures |"
+    lines = [head, "|" + "---|" * (head.count("|") - 1)]
+    for s in record.result.steps:
+        extra = f" {s.units_rate:,.0f} |" if units else ""
+        lines.append(f"| {s.offered:,.0f} | {s.achieved:,.0f} |{extra} {s.p50_ms:.2f} | "
+                     f"{s.p90_ms:.2f} | {s.p99_ms:.2f} | {s.p999_ms:.2f} | {s.max_ms:.2f} | "
+                     f"{s.failures}/{s.scheduled} |")
+    return lines
+
+
+def render_markdown(data: ReportData) -> str:
+    """The report as markdown text."""
+    m = data.machine
+    out = [f"# Capacity report: {data.name}", "",
+           f"Run {time.strftime('%Y-%m-%d %H:%M %Z')}, scenario **{data.scenario}**, "
+           f"target: {data.target}.", "", "```", data.command, "```", ""]
+    out += ["## Answer", ""]
+    if data.capacity is not None:
+        out.append(data.capacity.sentence())
+    else:
+        out.append("No capacity answer: no node count sustained the objective, or the node "
+                   "count of the target is unknown.")
+    out += ["", "## Machine", "",
+            f"- CPU: {m.cpu_model}, {m.cores} usable cores",
+            f"- memory: {m.memory_gib:.1f} GiB", f"- {m.python} on {m.system}",
+            "- packages: " + ", ".join(f"{k} {v}" for k, v in m.packages.items()), ""]
+    obj = data.objective
+    out += ["## Objective and settings", "",
+            f"A step is sustainable when p99 ≤ {obj.p99_ms:g} ms, at most "
+            f"{obj.max_failure_rate:.1%} of operations fail (non-2xx, errors, timeouts, "
+            f"drops) and achieved throughput is at least {obj.min_achieved:.0%} of offered. "
+            "Latency runs from each operation's scheduled send time (open loop), so queueing "
+            "in the generator and the connection pool counts.", ""]
+    out += [f"- {k}: {v}" for k, v in data.settings.items()]
+    out.append("")
+    for record in data.sweeps:
+        r = record.result
+        out += [f"## Rate sweep: {record.label}", ""]
+        out += _steps_table(record, data.units)
+        out.append("")
+        if r.sustainable is not None:
+            s = r.sustainable
+            extra = f" ({s.units_rate:,.0f} {data.units}/s)" if data.units else ""
+            out.append(f"Highest sustainable throughput: **{s.achieved:,.0f} ops/s**{extra} "
+                       f"at p99 {s.p99_ms:.2f} ms.")
+        else:
+            out.append("Even the first step broke the objective.")
+        out.append(f"Stopped: {r.broken_by}." if r.broken_by else
+                   "The objective never broke: the capacity is at least the last step.")
+        out.append("")
+    by_nodes = data.sustainable_by_nodes()
+    eff = scaling_efficiency(by_nodes)
+    if len(by_nodes) > 1:
+        out += ["## Scaling with nodes", "", "| nodes | sustainable ops/s | efficiency |",
+                "|---|---|---|"]
+        for n, rate in sorted(by_nodes.items()):
+            e = f"{eff[n]:.0%}" if n in eff else "n/a"
+            out.append(f"| {n} | {rate:,.0f} | {e} |")
+        out += ["", "Efficiency is throughput(N) / (N * throughput(1)).", ""]
+    out += [f"![latency against offered load]({LATENCY_PNG})", ""]
+    if len(by_nodes) > 1:
+        out += [f"![throughput against nodes]({NODES_PNG})", ""]
+    if data.notes:
+        out += ["## Notes", ""] + [f"- {n}" for n in data.notes] + [""]
+    return "\n".join(out)
+
+
+def plot_latency(data: ReportData, path: Path) -> None:
+    """Latency percentiles against offered load, one colour per sweep."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 5))
+    styles = {"p50": ":", "p90": "-.", "p99": "-", "p99.9": "--"}
+    for i, record in enumerate(data.sweeps):
+        steps = record.result.steps
+        x = [s.offered for s in steps]
+        for name, attr in (("p50", "p50_ms"), ("p90", "p90_ms"), ("p99", "p99_ms"),
+                           ("p99.9", "p999_ms")):
+            ax.plot(x, [max(getattr(s, attr), 1e-3) for s in steps], styles[name],
+                    marker="o", markersize=3, color=f"C{i}", label=f"{record.label} {name}")
+    ax.axhline(data.objective.p99_ms, color="red", linewidth=0.8,
+               label=f"p99 objective {data.objective.p99_ms:g} ms")
+    ax.set_yscale("log")
+    ax.set_xlabel("offered load (operations/s)")
+    ax.set_ylabel("latency from scheduled send (ms)")
+    ax.set_title(f"{data.scenario}: latency against offered load")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=7, ncol=2)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_nodes(data: ReportData, path: Path) -> None:
+    """Sustainable throughput against node count, with the linear-scaling line."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    by_nodes = sorted(data.sustainable_by_nodes().items())
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.plot([n for n, _ in by_nodes], [r for _, r in by_nodes], "o-", label="measured")
+    if by_nodes and by_nodes[0][0] == 1:
+        ax.plot([n for n, _ in by_nodes], [n * by_nodes[0][1] for n, _ in by_nodes], "--",
+                color="grey", label="linear from 1 node")
+    ax.set_xlabel("nodes")
+    ax.set_ylabel(f"sustainable operations/s (p99 ≤ {data.objective.p99_ms:g} ms)")
+    ax.set_xticks([n for n, _ in by_nodes])
+    ax.grid(True, alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def write_report(data: ReportData, results_dir: Path) -> Path:
+    """Write ``report.md``, the plots and ``results.json`` under ``results_dir/name``;
+    return the report's path."""
+    out = results_dir / data.name
+    out.mkdir(parents=True, exist_ok=True)
+    plot_latency(data, out / LATENCY_PNG)
+    if len(data.sustainable_by_nodes()) > 1:
+        plot_nodes(data, out / NODES_PNG)
+    (out / "results.json").write_text(json.dumps(asdict(data), indent=2, default=str) + "\n")
+    path = out / "report.md"
+    path.write_text(render_markdown(data) + "\n", encoding="utf-8")
+    return path

@@ -1,0 +1,145 @@
+"""Runs the measurements a configuration asks for: one step, a rate sweep, or one rate sweep
+per node count, each against its target."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+
+from bench.cluster_setup import postgres, scratch_dir
+from bench.harness.openloop import PoolConfig, RunResult, Schedule, run_open_loop
+from bench.harness.options import BenchConfig
+from bench.harness.progress import ProgressBar
+from bench.harness.report import SweepRecord
+from bench.harness.scenarios import Scenario
+from bench.harness.sweep import Objective, Step, SweepResult, rate_steps, rate_sweep
+from bench.harness.targets import (
+    Endpoint,
+    check_reachable,
+    live_nodes,
+    parse_url,
+    started_cluster,
+    started_echo_server,
+)
+
+
+def to_step(result: RunResult) -> Step:
+    """Reduce an open-loop run to a sweep step."""
+    s = result.latency.summary()
+    return Step(offered=result.offered_rate, achieved=result.achieved_rate,
+                units_rate=result.units_rate, p50_ms=s.p50_ms, p90_ms=s.p90_ms,
+                p99_ms=s.p99_ms, p999_ms=s.p999_ms, max_ms=s.max_ms,
+                scheduled=result.scheduled, failures=result.failures)
+
+
+@dataclass
+class Runner:
+    """Measures steps against one endpoint with one scenario, within a deadline."""
+
+    config: BenchConfig
+    endpoint: Endpoint
+    scenario: Scenario
+    progress: ProgressBar
+    deadline: float
+
+    def run_step(self, rate: float, duration: float, label: str) -> RunResult:
+        """One open-loop run at ``rate`` for ``duration`` seconds."""
+        c = self.config
+        schedule = Schedule(rate, duration, c.max_requests, c.arrivals, c.seed)
+        pool = PoolConfig(c.connections, c.start_timeout, c.request_timeout)
+        self.progress.start(label)
+        return asyncio.run(run_open_loop(self.endpoint.host, self.endpoint.port,
+                                         self.scenario, schedule, pool, self.progress.update))
+
+    def measure(self, rate: float) -> Step:
+        """A measured step, reported on stderr when done."""
+        result = self.run_step(rate, self.config.duration, f"{rate:,.0f}/s offered")
+        step = to_step(result)
+        self.progress.finish(
+            f"  offered {step.offered:8,.0f}/s  achieved {step.achieved:8,.0f}/s  "
+            f"p50 {step.p50_ms:7.2f} ms  p99 {step.p99_ms:7.2f} ms  max {step.max_ms:7.1f} ms"
+            f"  failures {step.failures}/{step.scheduled}")
+        return step
+
+    def sweep(self) -> SweepResult:
+        """The configured single run or rate sweep (stops early at the deadline)."""
+        c = self.config
+        if c.rate is not None:
+            rates: Iterator[float] = iter([c.rate])
+        else:
+            rates = rate_steps(c.start, c.step, c.factor, c.max_rate, c.max_steps)
+        objective = Objective(c.p99_s * 1000.0, c.max_failure_rate)
+        if c.warmup > 0:
+            self.run_step(c.rate or c.start, c.warmup, "warm-up")
+            self.progress.finish()
+        result = rate_sweep(self.measure, self._until_deadline(rates), objective)
+        if time.monotonic() >= self.deadline and result.broken_by is None:
+            result.broken_by = "stopped at the --max-time bound before the objective broke"
+        return result
+
+    def _until_deadline(self, rates: Iterator[float]) -> Iterator[float]:
+        worst = self.config.duration + self.config.start_timeout + self.config.request_timeout
+        for rate in rates:
+            if time.monotonic() + worst > self.deadline:
+                return
+            yield rate
+
+
+def _scenario(config: BenchConfig, endpoint: Endpoint) -> Scenario:
+    return Scenario(endpoint.host, endpoint.port, endpoint.key or "", config.weights,
+                    config.batch_size, config.seed)
+
+
+def _sweep_endpoint(config: BenchConfig, endpoint: Endpoint, label: str,
+                    progress: ProgressBar, deadline: float) -> SweepResult:
+    scenario = _scenario(config, endpoint)
+    if config.prepare and scenario.needs_history:
+        progress.finish(f"{label}: importing the demo history")
+        scenario.prepare(endpoint.url)
+    progress.finish(f"{label}: {endpoint.description}")
+    return Runner(config, endpoint, scenario, progress, deadline).sweep()
+
+
+@contextmanager
+def _admin_postgres() -> Iterator[tuple[str, ExitStack]]:
+    with ExitStack() as stack:
+        tmp = stack.enter_context(scratch_dir())
+        admin = stack.enter_context(postgres(tmp))
+        yield admin, stack
+
+
+def run_all(config: BenchConfig, progress: ProgressBar) -> tuple[list[SweepRecord], str]:
+    """Every sweep the configuration asks for, and a description of the target.
+
+    Raises :class:`~bench.harness.targets.TargetError` when a target is unusable and
+    :class:`~bench.harness.scenarios.ScenarioError` when its data cannot be prepared.
+    Started clusters and servers are always stopped, also on error or interrupt.
+    """
+    deadline = time.monotonic() + config.max_time
+    if config.url is not None:
+        endpoint = Endpoint(parse_url(config.url), config.key or "", f"cluster at {config.url}")
+        check_reachable(endpoint)
+        nodes = live_nodes(endpoint)
+        label = f"{config.url} ({nodes} live nodes)" if nodes else config.url
+        result = _sweep_endpoint(config, endpoint, label, progress, deadline)
+        return [SweepRecord(label, nodes, result)], endpoint.description
+    if config.echo_server:
+        with started_echo_server() as endpoint:
+            result = _sweep_endpoint(config, endpoint, "echo server", progress, deadline)
+            return [SweepRecord("echo server", None, result)], endpoint.description
+    records = []
+    with _admin_postgres() as (admin, stack):
+        workdir = stack.enter_context(scratch_dir())
+        for n in config.node_counts:
+            label = f"{n} node{'s' if n != 1 else ''}"
+            with started_cluster(admin, n, workdir / f"n{n}") as endpoint:
+                result = _sweep_endpoint(config, endpoint, label, progress, deadline)
+            records.append(SweepRecord(label, n, result))
+            if time.monotonic() >= deadline:
+                break
+    counts = ",".join(str(n) for n in config.node_counts)
+    return records, (f"local cluster(s) started by the command: 1 coordinator and {counts} "
+                     f"node(s), R=min(2,N), all on loopback with the load generator")

@@ -1,0 +1,112 @@
+"""Sweep logic with no I/O: step the offered rate until the objective breaks; scaling.
+
+A step *passes* when its p99 is within the objective, its failures (errors, non-2xx,
+timeouts, drops) are within ``max_failure_rate``, and the achieved throughput keeps up with
+the offered rate (at least ``min_achieved`` of it). The sustainable throughput is the achieved
+rate of the last passing step before the first failing one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Objective:
+    """What "sustainable" means."""
+
+    p99_ms: float
+    max_failure_rate: float = 0.001
+    min_achieved: float = 0.95
+
+
+@dataclass(frozen=True)
+class Step:
+    """One measured step, reduced to what the sweep and the report need."""
+
+    offered: float
+    achieved: float
+    units_rate: float
+    p50_ms: float
+    p90_ms: float
+    p99_ms: float
+    p999_ms: float
+    max_ms: float
+    scheduled: int
+    failures: int
+
+    @property
+    def failure_rate(self) -> float:
+        """Failures over scheduled operations."""
+        return self.failures / self.scheduled if self.scheduled else 0.0
+
+
+def verdict(step: Step, objective: Objective) -> str | None:
+    """Why ``step`` breaks ``objective``, or None when it passes."""
+    if step.p99_ms > objective.p99_ms:
+        return f"p99 {step.p99_ms:.2f} ms > {objective.p99_ms:g} ms"
+    if step.failure_rate > objective.max_failure_rate:
+        return f"{step.failures} of {step.scheduled} operations failed"
+    if step.achieved < objective.min_achieved * step.offered:
+        return (f"achieved {step.achieved:.0f}/s < {objective.min_achieved:.0%} of offered "
+                f"{step.offered:.0f}/s")
+    return None
+
+
+def rate_steps(start: float, step: float | None = None, factor: float | None = None,
+               max_rate: float = 1e6, max_steps: int = 20) -> Iterator[float]:
+    """Offered rates: ``start``, then ``+step`` or ``*factor``; at most ``max_steps``, each at
+    most ``max_rate``."""
+    if start <= 0:
+        raise ValueError("the start rate must be positive")
+    if (step is None) == (factor is None):
+        raise ValueError("give exactly one of step and factor")
+    if step is not None and step <= 0:
+        raise ValueError("the step must be positive")
+    if factor is not None and factor <= 1:
+        raise ValueError("the factor must be above 1")
+    rate = start
+    for _ in range(max_steps):
+        if rate > max_rate:
+            return
+        yield rate
+        rate = rate + step if step is not None else rate * (factor or 2.0)
+
+
+@dataclass
+class SweepResult:
+    """Every step measured, the sustainable one and why the sweep stopped."""
+
+    steps: list[Step] = field(default_factory=list)
+    sustainable: Step | None = None
+    broken_by: str | None = None
+
+    @property
+    def sustainable_rate(self) -> float:
+        """The achieved rate at the sustainable step (0 when even the first step broke)."""
+        return self.sustainable.achieved if self.sustainable is not None else 0.0
+
+
+def rate_sweep(measure: Callable[[float], Step], rates: Iterator[float],
+               objective: Objective) -> SweepResult:
+    """Measure each rate in turn until one breaks ``objective``; bounded by ``rates``."""
+    result = SweepResult()
+    for rate in rates:
+        step = measure(rate)
+        result.steps.append(step)
+        reason = verdict(step, objective)
+        if reason is not None:
+            result.broken_by = f"at {rate:.0f}/s offered: {reason}"
+            return result
+        result.sustainable = step
+    result.broken_by = None  # never broke: the capacity is at least the last step
+    return result
+
+
+def scaling_efficiency(throughput: dict[int, float]) -> dict[int, float]:
+    """throughput(N) / (N * throughput(1)) per node count; needs a measurement at N = 1."""
+    base = throughput.get(1, 0.0)
+    if base <= 0:
+        return {}
+    return {n: t / (n * base) for n, t in sorted(throughput.items())}

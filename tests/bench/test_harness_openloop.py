@@ -1,0 +1,72 @@
+"""The generator is open-loop: against a deliberately slow server, latency includes the queueing
+from each operation's scheduled time and the offered rate is kept."""
+
+from __future__ import annotations
+
+import asyncio
+
+import numpy as np
+
+from bench.cluster_setup import free_port
+from bench.harness.echo_server import EchoServer
+from bench.harness.openloop import Operation, PoolConfig, RunResult, Schedule, run_open_loop
+from bench.loadgen import build_request
+
+
+async def _against_slow_server(delay: float, schedule: Schedule, pool: PoolConfig
+                               ) -> tuple[RunResult, int]:
+    server = EchoServer(delay=delay)
+    port = free_port()
+    started = asyncio.Event()
+    async with asyncio.TaskGroup() as tg:
+        serving = tg.create_task(server.serve(port, started))
+        await asyncio.wait_for(started.wait(), 5)
+        op = Operation("noop", (build_request("127.0.0.1", port, "/", b"{}", {}),))
+        result = await run_open_loop("127.0.0.1", port, lambda i: op, schedule, pool)
+        serving.cancel()
+    return result, server.requests
+
+
+def test_schedule_is_fixed_in_advance() -> None:
+    constant = Schedule(100, 1.0, 1000).offsets()
+    assert len(constant) == 100 and np.allclose(np.diff(constant), 0.01)
+    poisson = Schedule(1000, 2.0, 10_000, "poisson", seed=7).offsets()
+    assert np.array_equal(poisson, Schedule(1000, 2.0, 10_000, "poisson", seed=7).offsets())
+    assert 1800 < len(poisson) < 2200 and np.all(poisson < 2.0)
+    assert len(Schedule(1000, 5.0, 50).offsets()) == 50
+
+
+def test_latency_counts_queueing_from_the_scheduled_time() -> None:
+    # Two connections to a server taking 50 ms each: 40/s of capacity for 100/s offered.
+    result, served = asyncio.run(_against_slow_server(
+        0.05, Schedule(100, 1.0, 1000), PoolConfig(connections=2, start_timeout=5.0)))
+    assert result.scheduled == 100 and result.offered_rate == 100
+    assert result.ok == 100 == served and result.failures == 0
+    # The service time stays ~50 ms, but the last operations waited ~1.5 s for a connection.
+    assert result.service.percentile_ms(99) < 150
+    assert result.latency.percentile_ms(99) > 1000
+    assert result.start_delay.percentile_ms(50) > 300
+    assert result.achieved_rate < 50  # the backlog drains after the schedule's window
+
+
+def test_operations_that_cannot_start_in_time_are_dropped_not_skipped() -> None:
+    result, served = asyncio.run(_against_slow_server(
+        0.05, Schedule(100, 1.0, 1000), PoolConfig(connections=2, start_timeout=0.2)))
+    assert result.dropped > 20
+    assert result.ok + result.dropped == result.scheduled == 100
+    assert served == result.ok
+    assert result.failure_rate == result.dropped / 100
+
+
+def test_a_fast_server_sees_the_offered_rate() -> None:
+    result, _ = asyncio.run(_against_slow_server(
+        0.0, Schedule(500, 1.0, 10_000), PoolConfig(connections=8)))
+    assert result.ok == 500 and result.failures == 0
+    assert 450 < result.achieved_rate <= 510
+    assert result.latency.percentile_ms(50) < 20
+
+
+def test_timeouts_are_counted() -> None:
+    result, _ = asyncio.run(_against_slow_server(
+        1.0, Schedule(20, 0.5, 100), PoolConfig(connections=20, request_timeout=0.1)))
+    assert result.timeouts == 10 and result.ok == 0

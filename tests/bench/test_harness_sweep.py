@@ -1,0 +1,79 @@
+"""Sweep logic on synthetic measurements, and the capacity answer."""
+
+from __future__ import annotations
+
+import pytest
+
+from bench.harness.capacity import capacity_for
+from bench.harness.sweep import (
+    Objective,
+    Step,
+    rate_steps,
+    rate_sweep,
+    scaling_efficiency,
+    verdict,
+)
+
+
+def synthetic(capacity: float, failures_above: float = 1e9):
+    """A server whose p99 grows sharply as the offered rate nears ``capacity``."""
+
+    def measure(rate: float) -> Step:
+        util = min(rate / capacity, 0.999)
+        p99 = 2.0 / (1.0 - util)
+        achieved = min(rate, capacity)
+        failures = 5 if rate > failures_above else 0
+        return Step(rate, achieved, achieved, p99 / 3, p99 / 2, p99, p99 * 1.5, p99 * 2,
+                    int(rate * 5), failures)
+
+    return measure
+
+
+def test_rate_steps_add_or_multiply_and_are_bounded() -> None:
+    assert list(rate_steps(200, step=200, max_steps=4)) == [200, 400, 600, 800]
+    assert list(rate_steps(100, factor=2, max_rate=500)) == [100, 200, 400]
+    with pytest.raises(ValueError):
+        list(rate_steps(100, step=10, factor=2))
+    with pytest.raises(ValueError):
+        list(rate_steps(100, factor=1.0))
+
+
+def test_sweep_finds_the_break_point() -> None:
+    # p99 = 2 / (1 - r/1001) ms: within 10 ms while r <= 800.
+    result = rate_sweep(synthetic(1001), rate_steps(200, step=200), Objective(10.0))
+    assert [s.offered for s in result.steps] == [200, 400, 600, 800, 1000]
+    assert result.sustainable is not None and result.sustainable.offered == 800
+    assert result.sustainable_rate == 800
+    assert result.broken_by is not None and "p99" in result.broken_by
+
+
+def test_sweep_stops_on_failures_and_on_falling_behind() -> None:
+    r = rate_sweep(synthetic(1e6, failures_above=500), rate_steps(200, step=200),
+                   Objective(10.0))
+    assert r.sustainable_rate == 400 and "failed" in (r.broken_by or "")
+    behind = Step(1000, 800, 800, 1, 1, 1, 1, 1, 5000, 0)
+    assert "achieved" in (verdict(behind, Objective(10.0)) or "")
+
+
+def test_sweep_that_never_breaks_and_one_that_breaks_at_once() -> None:
+    never = rate_sweep(synthetic(1e6), rate_steps(100, step=100, max_steps=3), Objective(10))
+    assert never.broken_by is None and never.sustainable_rate == 300
+    at_once = rate_sweep(synthetic(50), rate_steps(100, step=100), Objective(10))
+    assert at_once.sustainable is None and at_once.sustainable_rate == 0 and len(at_once.steps) == 1
+
+
+def test_scaling_efficiency() -> None:
+    eff = scaling_efficiency({1: 1000.0, 2: 1800.0, 4: 3000.0})
+    assert eff == pytest.approx({1: 1.0, 2: 0.9, 4: 0.75})
+    assert scaling_efficiency({2: 100.0}) == {}
+
+
+def test_capacity_measured_and_extrapolated() -> None:
+    measured = capacity_for(1500, 10, {1: 1000.0, 2: 1800.0}, cores_per_server=2)
+    assert measured is not None and not measured.extrapolated
+    assert (measured.nodes, measured.servers) == (2, 1)
+    far = capacity_for(9000, 10, {1: 1000.0, 2: 1800.0}, cores_per_server=2)
+    assert far is not None and far.extrapolated
+    assert far.per_node_rate == 900 and (far.nodes, far.servers) == (10, 5)
+    assert "extrapolated" in far.sentence() and "5 servers" in far.sentence()
+    assert capacity_for(100, 10, {1: 0.0}, 2) is None
