@@ -4,7 +4,6 @@ from actors.actor import Actor, handles
 from actors.errors import (
     ActorError,
     AskTimeout,
-    MailboxFull,
     ProtocolError,
     Refused,
     RemoteError,
@@ -21,7 +20,6 @@ __all__ = [
     "ActorRef",
     "ActorSystem",
     "AskTimeout",
-    "MailboxFull",
     "Message",
     "ProtocolError",
     "Refused",

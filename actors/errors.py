@@ -32,10 +32,6 @@ class RemoteError(ActorError):
         self.message = message
 
 
-class MailboxFull(ActorError):
-    """A local delivery found the target's bounded mailbox full (backpressure)."""
-
-
 class Refused(ActorError):
     """Raised by a handler to answer an ask with an error without being a failure.
 

@@ -174,13 +174,6 @@ class Transport:
         peer = self._peers.get(address)
         return bool(peer and peer.pipes)
 
-    def forget_peer(self, address: str) -> None:
-        """Close the link to a peer that left; a later send dials it afresh."""
-        peer = self._peers.pop(address, None)
-        if peer is not None:
-            peer.send.close()
-            peer.socket.close()
-
     def _open_peer(self, address: str) -> _Peer:
         cfg = self._config
         sock = pynng.Push0(

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from bench.harness.connection import Connection, ProtocolError
+
 
 @dataclass(frozen=True)
 class LoadResult:
@@ -58,34 +60,24 @@ async def _worker(
     statuses: Counter[int],
     errors: list[int],
 ) -> None:
-    reader, writer = await asyncio.open_connection(host, port)
+    conn = Connection(host, port)
     i = offset
     try:
         while time.perf_counter() < deadline and budget[0] > 0:
-            if reader.at_eof():  # the server closed the keep-alive connection: reconnect
-                writer.close()
-                reader, writer = await asyncio.open_connection(host, port)
             budget[0] -= 1
             req = requests[i % len(requests)]
             i += 1
             t0 = time.perf_counter()
-            writer.write(req)
             try:
-                head = await reader.readuntil(b"\r\n\r\n")
-                length = 0
-                for line in head.split(b"\r\n"):
-                    if line[:15].lower() == b"content-length:":
-                        length = int(line[15:])
-                await reader.readexactly(length)
-            except (asyncio.IncompleteReadError, ConnectionError):
+                status = await conn.exchange(req)
+            except (asyncio.IncompleteReadError, ProtocolError, OSError):
                 errors[0] += 1
-                writer.close()
-                reader, writer = await asyncio.open_connection(host, port)
+                conn.close()  # the next exchange reconnects
                 continue
             latencies.append(time.perf_counter() - t0)
-            statuses[int(head[9:12])] += 1
+            statuses[status] += 1
     finally:
-        writer.close()
+        conn.close()
 
 
 async def run_load(

@@ -86,14 +86,6 @@ class Membership:
         """Every known node, live or not."""
         return list(self._nodes.values())
 
-    def forget_dead(self, older_than: float) -> list[NodeInfo]:
-        """Drop nodes silent for ``older_than`` seconds; return them."""
-        deadline = self._clock() - older_than
-        gone = [n for n in self._nodes.values() if n.last_seen < deadline]
-        for n in gone:
-            del self._nodes[n.node_id]
-        return gone
-
     def statistics(self) -> MembershipStatistics:
         """A frozen snapshot."""
         live = self.live()

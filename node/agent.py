@@ -8,7 +8,6 @@ stopped, so memory follows the ring.
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 import anyio
 
@@ -96,6 +95,3 @@ class NodeAgent:
         # Give the frames a moment to leave, and coordinators a moment to stop routing here.
         await anyio.sleep(self.config.leave_grace)
 
-    def statistics(self) -> dict[str, Any]:
-        """A snapshot for diagnostics."""
-        return {"coordinators_seen": len(self.views), "draining": self.draining}

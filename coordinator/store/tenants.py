@@ -78,7 +78,3 @@ async def lookup_key(conn: asyncpg.Connection | asyncpg.Pool, key: str) -> ApiKe
         return None
     return ApiKeyRecord(key_id, row["tenant_id"], frozenset(row["scopes"]))
 
-
-async def tenant_exists(conn: asyncpg.Connection | asyncpg.Pool, tenant_id: str) -> bool:
-    """Whether the tenant exists."""
-    return bool(await conn.fetchval("SELECT 1 FROM tenants WHERE id = $1", tenant_id))
