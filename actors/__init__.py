@@ -1,6 +1,6 @@
 """The actor runtime: msgpack envelopes over nng, supervised actors, location-transparent refs."""
 
-from actors.actor import Actor, handles
+from actors.actor import Actor, handles, handles_batch
 from actors.errors import (
     ActorError,
     AskTimeout,
@@ -31,6 +31,7 @@ __all__ = [
     "TransportConfig",
     "TransportStatistics",
     "handles",
+    "handles_batch",
     "message",
     "rendezvous_owners",
 ]

@@ -10,6 +10,10 @@ Subclass :class:`Actor` and mark async methods with :func:`handles`::
 A handler's return value is the reply to an ask (``None`` replies an empty acknowledgement);
 for a tell it is discarded. A handler that raises makes the runtime reply an error to the
 asker and restart the actor (see :mod:`actors.supervision`).
+
+A read-only message type that is cheaper to answer many at a time can have a batch handler
+instead, marked with :func:`handles_batch`: when several such messages wait in the mailbox
+one after another, the runtime hands them over together (see :class:`BatchHandler`).
 """
 
 from __future__ import annotations
@@ -37,6 +41,30 @@ def handles(message_type: type[Message]) -> Callable[[H], H]:
     return mark
 
 
+def handles_batch(message_type: type[Message], max_batch: int = 64) -> Callable[[H], H]:
+    """Mark an async method as the batch handler of ``message_type``.
+
+    The method takes ``list[tuple[message, sender]]`` (at least one entry, at most
+    ``max_batch``, in mailbox order, all of ``message_type``) and returns one result per
+    entry, in the same order: a reply message (``None`` for an empty acknowledgement), a
+    :class:`~actors.errors.Refused` to answer that entry with an error, or another exception
+    instance to answer it as a failed handler (without restarting the actor). If the method
+    itself raises, every entry is answered with an error and the actor restarts.
+    """
+    if max_batch < 1:
+        raise ValueError("max_batch must be at least 1")
+
+    def mark(fn: H) -> H:
+        fn._reckon_handles_batch = (message_type, max_batch)  # type: ignore[attr-defined]
+        return fn
+
+    return mark
+
+
+#: A batch handler bound to its actor, with the most entries it takes at once.
+BatchHandler = tuple[Callable[[list[tuple[Message, str]]], Awaitable[list[Any]]], int]
+
+
 @dataclass(frozen=True, slots=True)
 class Delivery:
     """A message in a mailbox, with what is needed to answer it."""
@@ -59,6 +87,7 @@ class Actor:
     mailbox_size: ClassVar[int] = 1024
     max_concurrency: ClassVar[int] = 1
     _handlers: ClassVar[dict[str, str]] = {}
+    _batch_handlers: ClassVar[dict[str, tuple[str, int]]] = {}
 
     system: ActorSystem
     name: str
@@ -66,12 +95,19 @@ class Actor:
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         handlers: dict[str, str] = {}
+        batch_handlers: dict[str, tuple[str, int]] = {}
         for klass in reversed(cls.__mro__):
             for attr, value in vars(klass).items():
                 mtype = getattr(value, "_reckon_handles", None)
                 if mtype is not None:
                     handlers[mtype.TYPE] = attr
+                    batch_handlers.pop(mtype.TYPE, None)
+                batch = getattr(value, "_reckon_handles_batch", None)
+                if batch is not None:
+                    batch_handlers[batch[0].TYPE] = (attr, batch[1])
+                    handlers.pop(batch[0].TYPE, None)
         cls._handlers = handlers
+        cls._batch_handlers = batch_handlers
 
     def bind(self, system: ActorSystem, name: str) -> None:
         """Called by the runtime before :meth:`started`."""
@@ -93,3 +129,8 @@ class Actor:
         """The bound handler for a message type, or None."""
         attr = self._handlers.get(type_name)
         return getattr(self, attr) if attr else None
+
+    def batch_handler_for(self, type_name: str) -> BatchHandler | None:
+        """The bound batch handler for a message type and its batch limit, or None."""
+        entry = self._batch_handlers.get(type_name)
+        return (getattr(self, entry[0]), entry[1]) if entry else None

@@ -47,11 +47,18 @@ class ActorRef:
         return await self.system.ask(self.address, self.name, msg, timeout)
 
 
-@dataclass
-class _Pending:
-    event: anyio.Event
-    message: Message | None = None
-    error: Exception | None = None
+class PendingAsk:
+    """An ask in flight (see :meth:`ActorSystem.start_ask`): ``done`` once its reply or
+    error is in ``message`` / ``error``; ``wake`` is set at that moment."""
+
+    __slots__ = ("cid", "done", "error", "message", "wake")
+
+    def __init__(self, cid: int, wake: anyio.Event) -> None:
+        self.cid = cid
+        self.wake = wake
+        self.done = False
+        self.message: Message | None = None
+        self.error: Exception | None = None
 
 
 @dataclass
@@ -65,6 +72,8 @@ class _Cell:
     done: anyio.Event = field(default_factory=anyio.Event)
     handled: int = 0
     failed: int = 0
+    #: A delivery taken from the mailbox while gathering a batch, to be handled next.
+    held: Delivery | None = None
 
 
 @dataclass(frozen=True)
@@ -114,7 +123,7 @@ class ActorSystem:
         self._policy = restart_policy or RestartPolicy()
         self._spawn_missing = spawn_missing
         self._cells: dict[str, _Cell] = {}
-        self._pending: dict[int, _Pending] = {}
+        self._pending: dict[int, PendingAsk] = {}
         self._ids = itertools.count(1)
         self._tg: TaskGroup | None = None
         self._draining = False
@@ -197,8 +206,7 @@ class ActorSystem:
                     if cell.concurrency > 1:
                         await self._serve_concurrently(actor, cell)
                     else:
-                        async for delivery in cell.receive:
-                            await self._handle(actor, cell, delivery, reraise=True)
+                        await self._serve_serially(actor, cell)
                     await actor.stopping()
                     return
                 except Exception:
@@ -220,6 +228,67 @@ class ActorSystem:
             self._c.failed_of_stopped += cell.failed
             cell.done.set()
 
+    async def _serve_serially(self, actor: Actor, cell: _Cell) -> None:
+        """One message at a time, in mailbox order; consecutive messages of a type with a
+        batch handler are handed over together."""
+        while True:
+            delivery, cell.held = cell.held, None
+            if delivery is None:
+                try:
+                    delivery = await cell.receive.receive()
+                except anyio.EndOfStream:
+                    return
+            batch_handler = actor.batch_handler_for(delivery.message.TYPE)
+            if batch_handler is None:
+                await self._handle(actor, cell, delivery, reraise=True)
+                continue
+            batch = [delivery]
+            while len(batch) < batch_handler[1]:
+                try:
+                    more = cell.receive.receive_nowait()
+                except (anyio.WouldBlock, anyio.EndOfStream):
+                    break
+                if more.message.TYPE != delivery.message.TYPE:
+                    cell.held = more
+                    break
+                batch.append(more)
+            await self._handle_batch(cell, batch_handler[0], batch, reraise=True)
+
+    async def _handle_batch(self, cell: _Cell,
+                            handler: Callable[[list[tuple[Message, str]]], Any],
+                            batch: list[Delivery], *, reraise: bool) -> None:
+        try:
+            results = await handler([(d.message, d.sender) for d in batch])
+            if len(results) != len(batch):
+                raise RuntimeError(f"batch handler of {cell.name} answered {len(results)} "
+                                   f"results for {len(batch)} messages")
+        except Exception as e:
+            cell.failed += len(batch)
+            for d in batch:
+                if d.kind is Kind.ASK:
+                    self._reply_error(d.sender, d.correlation_id, "handler_failed",
+                                      f"{type(e).__name__}: {e}")
+            if reraise:
+                raise
+            log.exception("batch handler failed actor=%s type=%s", cell.name,
+                          batch[0].message.TYPE)
+            return
+        for d, result in zip(batch, results, strict=True):
+            if isinstance(result, Refused):
+                cell.handled += 1
+                if d.kind is Kind.ASK:
+                    self._reply_error(d.sender, d.correlation_id, result.code, result.message)
+            elif isinstance(result, Exception):
+                cell.failed += 1
+                if d.kind is Kind.ASK:
+                    self._reply_error(d.sender, d.correlation_id, "handler_failed",
+                                      f"{type(result).__name__}: {result}")
+            else:
+                cell.handled += 1
+                if d.kind is Kind.ASK:
+                    self._reply(d.sender, d.correlation_id,
+                                result if result is not None else Ack())
+
     async def _serve_concurrently(self, actor: Actor, cell: _Cell) -> None:
         slots = anyio.Semaphore(cell.concurrency)
 
@@ -236,6 +305,9 @@ class ActorSystem:
 
     async def _handle(self, actor: Actor, cell: _Cell, d: Delivery, *, reraise: bool) -> None:
         handler = actor.handler_for(d.message.TYPE)
+        if handler is None and (batch_handler := actor.batch_handler_for(d.message.TYPE)):
+            await self._handle_batch(cell, batch_handler[0], [d], reraise=reraise)
+            return
         if handler is None:
             cell.failed += 1
             if d.kind is Kind.ASK:
@@ -280,25 +352,41 @@ class ActorSystem:
         when the message could not even be queued: ``overloaded``). On cancellation the
         pending reply is forgotten; a late reply is counted and dropped.
         """
-        cid = next(self._ids)
-        pending = _Pending(anyio.Event())
-        self._pending[cid] = pending
+        pending = self.start_ask(address, target, msg)
         try:
-            if not self._send(address, Kind.ASK, cid, target, msg):
-                raise RemoteError("overloaded", f"cannot queue {msg.TYPE} for {target}@{address}")
             try:
                 with anyio.fail_after(timeout):
-                    await pending.event.wait()
+                    await pending.wake.wait()
             except TimeoutError:
                 raise AskTimeout(
                     f"{msg.TYPE} to {target}@{address}: no reply in {timeout}s"
                 ) from None
         finally:
-            self._pending.pop(cid, None)
+            self.forget(pending)
         if pending.error is not None:
             raise pending.error
         assert pending.message is not None
         return pending.message
+
+    def start_ask(self, address: str, target: str, msg: Message,
+                  wake: anyio.Event | None = None) -> PendingAsk:
+        """Send an ask without waiting: the reply lands in the returned :class:`PendingAsk`
+        and sets its ``wake`` event (``wake`` may be shared by several asks, and replaced
+        while waiting). The caller must :meth:`forget` it when done with it.
+
+        Raises :class:`RemoteError` (``overloaded``) when the message cannot be queued.
+        """
+        cid = next(self._ids)
+        pending = PendingAsk(cid, wake if wake is not None else anyio.Event())
+        self._pending[cid] = pending
+        if not self._send(address, Kind.ASK, cid, target, msg):
+            del self._pending[cid]
+            raise RemoteError("overloaded", f"cannot queue {msg.TYPE} for {target}@{address}")
+        return pending
+
+    def forget(self, pending: PendingAsk) -> None:
+        """Stop waiting for an ask's reply; a reply that comes later is counted as late."""
+        self._pending.pop(pending.cid, None)
 
     def _send(self, address: str, kind: Kind, cid: int, target: str, msg: Message) -> bool:
         if address == self.address:
@@ -331,7 +419,8 @@ class ActorSystem:
             self._c.late_replies += 1
             return
         pending.message, pending.error = msg, error
-        pending.event.set()
+        pending.done = True
+        pending.wake.set()
 
     def _on_envelope(self, env: Envelope) -> None:
         """Called by the transport for every inbound envelope (from an untrusted peer)."""

@@ -218,7 +218,10 @@ class Transport:
         c = self._counters
         frame = encode_frame(batch, self._secret)
         try:
-            await peer.socket.asend(frame)
+            try:  # nng takes it at once unless its queue to the peer is full or down
+                peer.socket.send(frame, block=False)
+            except pynng.TryAgain:
+                await peer.socket.asend(frame)
         except pynng.Timeout:
             c.send_dropped += len(batch)
             log.warning(

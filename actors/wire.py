@@ -12,7 +12,6 @@ Every frame from a peer is untrusted: :func:`decode_frame` turns every way a fra
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 from dataclasses import dataclass
 from enum import IntEnum
@@ -146,7 +145,7 @@ def decode_envelope(data: Any) -> Envelope:
 
 
 def _mac(secret: bytes, payload: bytes) -> bytes:
-    return hmac.new(secret, payload, hashlib.sha256).digest()[:MAC_BYTES]
+    return hmac.digest(secret, payload, "sha256")[:MAC_BYTES]
 
 
 FRAME_OVERHEAD = len(MAGIC) + MAC_BYTES + 5  # + the msgpack array header

@@ -13,7 +13,7 @@ import anyio
 
 from actors.logfmt import configure_logging
 from coordinator.config import CoordinatorConfig
-from coordinator.server import serve
+from coordinator.server import asyncio_options, serve
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -80,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging("coordinator", args.log_level)
     config = config_from_args(args, dict(os.environ))
     try:
-        anyio.run(_run, config, backend="asyncio")
+        anyio.run(_run, config, backend="asyncio", backend_options=asyncio_options())
     except OSError as e:
         print(f"reckon coordinator: {e}", file=sys.stderr)
         return 1

@@ -7,7 +7,9 @@ from typing import Any
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
+
+from coordinator.jsonio import JSONResponse
 
 log = logging.getLogger("reckon.http")
 

@@ -4,7 +4,8 @@ Writes: after an event batch is committed, it is sent to every owner of the tena
 send is repaired by the owner itself (it fetches missing events on the next gap or read).
 
 Reads: the first owner is asked; if it has not answered within ``hedge_delay``, or answers an
-error, the next candidate is asked too, and the first good answer wins. Owners whose link is
+error, the next candidate is asked too, and the first good answer wins (without a task per
+attempt: the asks share one wake-up event). Owners whose link is
 known to be down are tried last.
 """
 
@@ -16,8 +17,9 @@ from typing import Any
 
 import anyio
 
-from actors import ActorSystem, AskTimeout, Message, ProtocolError, RemoteError
+from actors import ActorSystem, Message, ProtocolError, RemoteError
 from actors.messages import TenantEvents
+from actors.system import PendingAsk
 from coordinator.membership import Membership
 from coordinator.store.events import Event
 
@@ -106,41 +108,66 @@ class Router:
         return up + down
 
     async def read(self, tenant: str, msg: Message) -> Message:
-        """Ask the tenant's owners with hedging; raise :class:`NoNodesAvailable` if none answer."""
+        """Ask the tenant's owners with hedging; raise :class:`NoNodesAvailable` if none answer.
+
+        The first candidate is asked; each later one is asked too once ``hedge_delay`` has
+        passed without an answer, or at once when every ask so far has failed. The first
+        good reply wins; the others are forgotten (their late replies are dropped).
+        """
         self._reads += 1
         candidates = self.candidates(tenant)
         if not candidates:
             self._failed += 1
             raise NoNodesAvailable("no node has joined the cluster yet")
         target = ESTIMATOR_PREFIX + tenant
-        winner: list[Message] = []
         errors: list[str] = []
-
-        async def attempt(address: str, failed: anyio.Event, tg: anyio.abc.TaskGroup) -> None:
-            try:
-                reply = await self.system.ask(address, target, msg, self.timeout)
-            except (AskTimeout, RemoteError) as e:
-                errors.append(f"{address}: {e}")
-                failed.set()
-                return
-            if not winner:
-                winner.append(reply)
-                tg.cancel_scope.cancel()
-
-        with anyio.move_on_after(self.timeout):
-            async with anyio.create_task_group() as tg:
-                for i, address in enumerate(candidates):
-                    if i > 0:
-                        self._hedged += 1
-                    failed = anyio.Event()
-                    tg.start_soon(attempt, address, failed, tg)
-                    with anyio.move_on_after(self.hedge_delay):
-                        await failed.wait()
-        if winner:
-            return winner[0]
+        waiting: list[tuple[str, PendingAsk]] = []
+        deadline = anyio.current_time() + self.timeout
+        try:
+            for i, address in enumerate(candidates):
+                if i > 0:
+                    self._hedged += 1
+                try:
+                    waiting.append((address, self.system.start_ask(address, target, msg)))
+                except RemoteError as e:
+                    errors.append(f"{address}: {e}")
+                    continue
+                last = i == len(candidates) - 1
+                until = deadline if last else min(deadline,
+                                                  anyio.current_time() + self.hedge_delay)
+                reply = await self._first_reply(waiting, errors, until)
+                if reply is not None:
+                    return reply
+                if anyio.current_time() >= deadline:
+                    break
+        finally:
+            for _, pending in waiting:
+                self.system.forget(pending)
         self._failed += 1
         detail = "; ".join(errors) or f"no answer within {self.timeout}s"
         raise NoNodesAvailable(f"no owner of the tenant answered: {detail}")
+
+    async def _first_reply(self, waiting: list[tuple[str, PendingAsk]], errors: list[str],
+                           until: float) -> Message | None:
+        """The first good reply among ``waiting``, or None once all of them failed (their
+        errors go to ``errors`` and they leave ``waiting``) or ``until`` has passed."""
+        while True:
+            for entry in list(waiting):
+                address, pending = entry
+                if pending.done:
+                    if pending.error is None and pending.message is not None:
+                        return pending.message
+                    errors.append(f"{address}: {pending.error}")
+                    waiting.remove(entry)
+                    self.system.forget(pending)
+            remaining = until - anyio.current_time()
+            if not waiting or remaining <= 0:
+                return None
+            wake = anyio.Event()
+            for _, pending in waiting:
+                pending.wake = wake
+            with anyio.move_on_after(remaining):
+                await wake.wait()
 
     def statistics(self) -> RouterStatistics:
         """A frozen snapshot."""

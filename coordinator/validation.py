@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import math
 import uuid
 from typing import Any
 
 from starlette.requests import Request
 
+from coordinator import jsonio
 from coordinator.problems import InvalidInput, MalformedBody, PayloadTooLarge, UnsupportedMediaType
 
 MAX_TITLE = 1000
@@ -41,10 +41,10 @@ def parse_json(body: bytes) -> Any:
     if not body.strip():
         raise MalformedBody("the request body is empty; send a JSON object")
     try:
-        return json.loads(body)
-    except UnicodeDecodeError as e:
-        raise MalformedBody("the body is not valid UTF-8") from e
-    except json.JSONDecodeError as e:
+        return jsonio.loads(body)
+    except jsonio.JSONDecodeError as e:
+        if "UTF-8" in e.msg:
+            raise MalformedBody("the body is not valid UTF-8") from e
         raise MalformedBody(f"invalid JSON at line {e.lineno} column {e.colno}: {e.msg}") from e
 
 

@@ -13,8 +13,9 @@ from typing import Any
 
 import asyncpg
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
+from coordinator.jsonio import JSONResponse
 from coordinator.problems import Conflict, InvalidInput, ServiceUnavailable
 from coordinator.router import Router
 from coordinator.store import events as event_log

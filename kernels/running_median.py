@@ -27,5 +27,11 @@ class RunningMedian:
         self.sorted = np.delete(self.sorted, pos)
 
     def median(self) -> float:
-        """The median (NaN when empty)."""
-        return float(np.median(self.sorted)) if len(self) else float("nan")
+        """The median (NaN when empty), read from the middle of the sorted values."""
+        n = self.sorted.shape[0]
+        if n == 0:
+            return float("nan")
+        mid = n // 2
+        if n % 2:
+            return float(self.sorted[mid])
+        return 0.5 * (float(self.sorted[mid - 1]) + float(self.sorted[mid]))

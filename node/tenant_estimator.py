@@ -4,6 +4,8 @@ It starts empty, replays the tenant's events from a coordinator, then applies ea
 event in sequence order. An event that leaves a gap (seq > last + 1) is held back while the
 missing ones are fetched. An estimate request carries the sequence number it must reflect
 (read-your-writes); the actor catches up before answering, or refuses with ``behind``.
+Estimate requests that wait in the mailbox together are answered with one model call per
+set of quantile levels (the model's fixed cost per call is then paid once).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import Any
 import anyio
 import numpy as np
 
-from actors import Actor, AskTimeout, Refused, RemoteError, handles
+from actors import Actor, AskTimeout, Refused, RemoteError, handles, handles_batch
 from actors.messages import EstimateReply, EstimateRequest, FetchEvents, TenantEvents
 from kernels import Estimator, EstimatorConfig, Prediction
 from node.config import NodeConfig
@@ -23,6 +25,8 @@ log = logging.getLogger("reckon.node.estimator")
 
 COORDINATOR_ACTOR = "coordinator"
 INLINE_FOLD_LIMIT = 32
+#: Most estimate requests answered together (their items go to the model in one call).
+ESTIMATE_BATCH = 64
 
 
 class CatchUpFailed(Exception):
@@ -71,25 +75,51 @@ class TenantEstimator(Actor):
         if self.held or msg.head_seq > self.last_seq:
             await self.catch_up()
 
-    @handles(EstimateRequest)
-    async def on_estimate(self, msg: EstimateRequest, sender: str) -> EstimateReply:
-        if msg.min_seq > self.last_seq:
+    @handles_batch(EstimateRequest, max_batch=ESTIMATE_BATCH)
+    async def on_estimates(self, batch: list[tuple[EstimateRequest, str]]) -> list[Any]:
+        need, sender = max((msg.min_seq, sender) for msg, sender in batch)
+        if need > self.last_seq:
             self.preferred_coordinator = sender
             await self.catch_up()
+        results: list[Any] = [None] * len(batch)
+        by_levels: dict[tuple[float, ...], list[int]] = {}
+        for i, (msg, _) in enumerate(batch):
             if msg.min_seq > self.last_seq:
-                raise Refused("behind", f"at seq {self.last_seq}, asked for {msg.min_seq}")
-        quantiles = np.asarray(msg.quantiles, dtype=np.float64)
+                results[i] = Refused("behind", f"at seq {self.last_seq}, asked for {msg.min_seq}")
+            else:
+                by_levels.setdefault(tuple(msg.quantiles), []).append(i)
+        for levels, members in by_levels.items():
+            answers: list[Any]
+            try:
+                answers = self._estimate([batch[i][0] for i in members], levels)
+            except ValueError:  # one request's input is bad: answer each on its own
+                answers = []
+                for i in members:
+                    try:
+                        answers += self._estimate([batch[i][0]], levels)
+                    except ValueError as e:
+                        answers.append(e)
+            for i, answer in zip(members, answers, strict=True):
+                results[i] = answer
+        return results
+
+    def _estimate(self, requests: list[EstimateRequest], levels: tuple[float, ...]
+                  ) -> list[EstimateReply]:
+        """One model call for all items of ``requests``, answered per request."""
+        items = [it for msg in requests for it in msg.items]
         preds = self.model.predict_many(
-            [str(it.get("title", "")) for it in msg.items],
-            [str(it.get("description", "")) for it in msg.items],
-            [dict(it.get("features") or {}) for it in msg.items],
-            quantiles,
+            [str(it.get("title", "")) for it in items],
+            [str(it.get("description", "")) for it in items],
+            [dict(it.get("features") or {}) for it in items],
+            np.asarray(levels, dtype=np.float64),
         )
-        return EstimateReply(
-            results=[_result(p) for p in preds],
-            model_version=self.model_version,
-            seq=self.last_seq,
-        )
+        replies, start = [], 0
+        for msg in requests:
+            end = start + len(msg.items)
+            replies.append(EstimateReply(results=[_result(p) for p in preds[start:end]],
+                                         model_version=self.model_version, seq=self.last_seq))
+            start = end
+        return replies
 
     # ---- state ----------------------------------------------------------------------------
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse
 
+from coordinator.jsonio import JSONResponse
 from coordinator.state import AppState
 
 

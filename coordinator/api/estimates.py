@@ -41,8 +41,13 @@ async def _estimate(st: AppState, tenant: str, items: list[dict[str, Any]],
         raise ServiceUnavailable("an owner node answered with an unexpected reply",
                                  headers={"Retry-After": "1"})
     out = []
+    keys = [_qkey(q) for q in quantiles]
     for item, result in zip(items, reply.results, strict=True):
-        qs = {_qkey(q): float(v) for q, v in zip(quantiles, result["quantiles"], strict=True)}
+        values = result["quantiles"]
+        if len(values) != len(keys):
+            raise ServiceUnavailable("an owner node answered with an unexpected reply",
+                                     headers={"Retry-After": "1"})
+        qs = {k: float(v) for k, v in zip(keys, values, strict=True)}
         estimate = {
             "id": "est_" + uuid.uuid4().hex,
             "item_id": item.get("item_id"),

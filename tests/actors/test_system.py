@@ -6,7 +6,16 @@ import anyio
 import pynng
 import pytest
 
-from actors import Actor, ActorSystem, AskTimeout, RemoteError, Transport, handles
+from actors import (
+    Actor,
+    ActorSystem,
+    AskTimeout,
+    Refused,
+    RemoteError,
+    Transport,
+    handles,
+    handles_batch,
+)
 from actors.messages import Ack, Crash, Ping, Pong
 from actors.supervision import RestartPolicy
 from tests.ports import free_tcp_address
@@ -207,4 +216,86 @@ async def test_handler_returning_none_acks(anyio_backend):
         await tg.start(a.run)
         ref = a.spawn("count", Counter)
         assert await ref.ask(Ping("q"), timeout=5) == Ack()
+        tg.cancel_scope.cancel()
+
+
+class Batcher(Actor):
+    """Answers pings in batches; records each batch's size and the order it saw."""
+
+    sizes: list[int] = []
+    order: list[str] = []
+
+    @handles_batch(Ping, max_batch=16)
+    async def pings(self, batch: list[tuple[Ping, str]]) -> list[object]:
+        Batcher.sizes.append(len(batch))
+        out: list[object] = []
+        for msg, _ in batch:
+            Batcher.order.append(msg.payload)
+            if msg.payload == "refuse":
+                out.append(Refused("nope", "refused on purpose"))
+            elif msg.payload == "bad":
+                out.append(ValueError("bad input"))
+            else:
+                out.append(Pong(msg.payload))
+        await anyio.sleep(0.02)  # let more asks queue up meanwhile
+        return out
+
+    @handles(Crash)
+    async def crash(self, msg: Crash, sender: str) -> None:
+        Batcher.order.append("crash:" + msg.reason)
+
+
+@pytest.mark.parametrize("anyio_backend", BACKENDS)
+@pytest.mark.anyio
+async def test_batch_handler_gets_queued_messages_together_in_order(anyio_backend):
+    Batcher.sizes, Batcher.order = [], []
+    async with anyio.create_task_group() as tg:
+        a, b = await _pair(tg)
+        b.spawn("batcher", Batcher)
+        ref = a.ref(b.address, "batcher")
+        assert await ref.ask(Ping("first"), timeout=5) == Pong("first")
+        results: dict[int, object] = {}
+
+        async def one(i: int) -> None:
+            results[i] = await ref.ask(Ping(str(i)), timeout=10)
+
+        async with anyio.create_task_group() as inner:
+            for i in range(100):
+                inner.start_soon(one, i)
+        assert results == {i: Pong(str(i)) for i in range(100)}
+        assert Batcher.sizes[0] == 1 and sum(Batcher.sizes) == 101
+        assert max(Batcher.sizes) <= 16 and len(Batcher.sizes) < 50  # really batched
+        tg.cancel_scope.cancel()
+
+
+@pytest.mark.parametrize("anyio_backend", ["trio"])
+@pytest.mark.anyio
+async def test_batch_entries_answer_errors_alone_and_other_types_keep_their_place(
+    anyio_backend,
+):
+    Batcher.sizes, Batcher.order = [], []
+    async with anyio.create_task_group() as tg:
+        a, b = await _pair(tg)
+        b.spawn("batcher", Batcher)
+        ref = a.ref(b.address, "batcher")
+        outcomes: dict[str, object] = {}
+
+        async def ask(msg: Ping | Crash, key: str) -> None:
+            try:
+                outcomes[key] = await ref.ask(msg, timeout=10)
+            except RemoteError as e:
+                outcomes[key] = e.code
+
+        ref.tell(Ping("a"))  # occupies the actor while the rest queue up
+        await anyio.sleep(0.005)
+        async with anyio.create_task_group() as inner:
+            for key, msg in [("b", Ping("b")), ("refuse", Ping("refuse")), ("bad", Ping("bad")),
+                             ("crash", Crash("x")), ("c", Ping("c"))]:
+                inner.start_soon(ask, msg, key)
+                await anyio.sleep(0.001)
+        assert outcomes == {"b": Pong("b"), "refuse": "nope", "bad": "handler_failed",
+                            "crash": Ack(), "c": Pong("c")}
+        # The crash message is handled between the pings queued before and after it.
+        assert Batcher.order == ["a", "b", "refuse", "bad", "crash:x", "c"]
+        assert b.statistics().restarts == 0
         tg.cancel_scope.cancel()
