@@ -1,12 +1,18 @@
 """Single-estimate throughput and latency through HTTP: the demo cluster vs no node hop.
 
     python -m bench.http_load [--duration 10] [--concurrency 1,16] [--nodes 2]
+                              [--profile DIR]
 
 Starts an embedded PostgreSQL (or uses $RECKON_DATABASE_URL), then, one after the other in
 the same run: (a) the demo cluster — a coordinator and N node processes, R = min(2, N); and
 (b) a coordinator that computes estimates in-process. Both get the demo tenant's history and
 the same requests; the figures of (b) are the baseline the ratios are taken against. The load
 generator is closed-loop and runs on the same machine (it competes for the same cores).
+
+With ``--profile DIR``, the measurement at the highest concurrency also records each
+process's CPU time per request and py-spy samples sorted into the layers of the stack
+(:mod:`bench.service_profile`; needs ``py-spy`` on PATH), printed after the table; the raw
+samples are kept in DIR.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ import httpx
 
 from bench.cluster_setup import free_port, postgres, prepare_database, scratch_dir
 from bench.loadgen import LoadResult, build_request, run_load
+from bench.service_profile import ServiceProfiler, py_spy
 from coordinator.launcher import LocalCluster, LocalClusterSpec
 
 TITLES = [
@@ -86,16 +93,30 @@ def _measure(
     )  # warm-up: JIT, caches, pools
     results = {}
     for c in args.concurrency:
-        res = asyncio.run(
-            run_load(
-                "127.0.0.1",
-                cluster.spec.http_port,
-                reqs,
-                concurrency=c,
-                duration=args.duration,
-                max_requests=args.max_requests,
+        profiler = None
+        if args.profile is not None and c == max(args.concurrency):
+            processes = {f"{label.split()[0]} coordinator": _pid(cluster.coordinator)}
+            processes.update({f"node-{i}": _pid(p) for i, p in enumerate(cluster.nodes)})
+            profiler = ServiceProfiler(processes, args.profile / label.split()[0],
+                                       args.duration)
+            profiler.__enter__()
+        try:
+            res = asyncio.run(
+                run_load(
+                    "127.0.0.1",
+                    cluster.spec.http_port,
+                    reqs,
+                    concurrency=c,
+                    duration=args.duration,
+                    max_requests=args.max_requests,
+                )
             )
-        )
+        finally:
+            if profiler is not None:
+                profiler.__exit__(None, None, None)
+        if profiler is not None:
+            PROFILES.append((f"{label}, c={c}, {res.requests} requests",
+                             profiler.report(res.requests)))
         results[c] = res
         print(
             f"  {label:<22} c={c:<3} {res.throughput:8.0f} req/s  p50 {res.percentile(50):6.2f}"
@@ -104,6 +125,16 @@ def _measure(
             file=sys.stderr,
         )
     return results
+
+
+PROFILES: list[tuple[str, str]] = []
+
+
+def _pid(process: object) -> int:
+    pid = getattr(process, "pid", None)
+    if not isinstance(pid, int):
+        raise RuntimeError("a cluster process is not running")
+    return pid
 
 
 def _run_mode(
@@ -150,7 +181,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--concurrency", default="1,16", type=lambda s: [int(x) for x in s.split(",")])
     p.add_argument("--nodes", type=int, default=2)
     p.add_argument("--keep", action="store_true", help="keep the work directory (logs)")
+    p.add_argument("--profile", type=Path, metavar="DIR",
+                   help="profile the processes at the highest concurrency (needs py-spy)")
     args = p.parse_args(argv)
+    if args.profile is not None:
+        try:
+            py_spy()
+        except RuntimeError as e:
+            print(f"python -m bench.http_load: {e}", file=sys.stderr)
+            return 2
     results = {}
     with scratch_dir(args.keep) as tmp, postgres(tmp) as admin:
         if args.keep:
@@ -180,6 +219,9 @@ def main(argv: list[str] | None = None) -> int:
                 f"{r.percentile(99):.2f} | {r.throughput / base.throughput:.2f} | "
                 f"{r.percentile(50) / base.percentile(50):.2f} |"
             )
+    for title, table in PROFILES:
+        print(f"\n### Where the time goes: {title}\n")
+        print(table)
     return 0
 
 
