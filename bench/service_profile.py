@@ -2,8 +2,9 @@
 samples of each process sorted into the layers of the stack.
 
 Used by ``python -m bench.http_load --profile DIR``: while a measurement runs, every
-process of the cluster (coordinator, nodes) is sampled with ``py-spy record`` (it must be
-on PATH: ``pip install py-spy``), and its CPU time is read from ``/proc`` before and after.
+process of the cluster (coordinator, nodes) is sampled with ``py-spy record`` (``pip install
+py-spy``; found on PATH or beside the running Python), and its CPU time is read from
+``/proc`` before and after.
 Each sample is charged to the innermost frame that belongs to a known layer (the HTTP
 server, the web framework, reckon's endpoint code, actor messaging, the estimation
 kernels, the async runtime, the database client). Samples without Python frames (nng's
@@ -16,6 +17,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -95,7 +97,7 @@ class ProcessProfile:
 
 def py_spy() -> str:
     """The py-spy executable; raises RuntimeError with the fix when it is missing."""
-    found = shutil.which("py-spy")
+    found = shutil.which("py-spy") or shutil.which("py-spy", path=str(Path(sys.executable).parent))
     if found is None:
         raise RuntimeError("py-spy is not installed: pip install py-spy")
     return found

@@ -3,7 +3,6 @@ process (py-spy attached to a child, CPU time from /proc)."""
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 import time
@@ -18,6 +17,7 @@ from bench.service_profile import (
     cpu_seconds,
     layer_of,
     layer_shares,
+    py_spy,
 )
 
 
@@ -63,8 +63,11 @@ spin_in_kernels()
 """
 
 
-@pytest.mark.skipif(shutil.which("py-spy") is None, reason="py-spy is not installed")
 def test_records_a_busy_process_cpu_and_samples(tmp_path: Path):
+    try:
+        py_spy()
+    except RuntimeError:
+        pytest.skip("py-spy is not installed")
     child = subprocess.Popen([sys.executable, "-c", BUSY])
     try:
         time.sleep(0.3)
