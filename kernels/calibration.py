@@ -6,8 +6,9 @@ refit, with it left out). From these it derives
 
 * blend weights, each component's inverse mean absolute error raised to ``power``
   (components a record lacks, NaN, are left out of that record's blend);
-* conformal quantiles: empirical quantiles of the blended residuals, with the
-  ``n + 1`` finite-sample widening, spread about their median by an inflation factor.
+* conformal quantiles: split-conformal order statistics of the blended residuals (the
+  ``n + 1`` finite-sample rank, see :func:`conformal_quantiles`), spread about their
+  median by an inflation factor.
 
 The inflation adapts online (adaptive conformal inference): every new record that falls
 outside the current central ``level`` band raises it, every one inside lowers it, so the
@@ -31,6 +32,27 @@ def sorted_quantiles(
     on the online path, where ``np.quantile``'s own sort and checks dominate."""
     n = values.shape[0]
     return np.interp(np.asarray(levels, dtype=np.float64) * (n - 1), np.arange(n), values)
+
+
+def conformal_quantiles(
+    values: NDArray[np.float64], levels: NDArray[np.float64]
+) -> NDArray[np.float64]:
+    """Split-conformal quantiles of already sorted values: for a level ``p`` above 1/2 the
+    ``ceil(p (n + 1))``-th smallest value, below 1/2 the ``floor(p (n + 1))``-th (clamped
+    to the sample), and the interpolated median at 1/2.
+
+    An interval between the levels ``p`` and ``1 - p`` then holds a new exchangeable
+    value with probability at least ``1 - 2 p`` (a value at an end counts as inside),
+    which interpolated sample quantiles undershoot on a small sample or, once the
+    effort scale is discrete, on a sample with many ties.
+    """
+    n = values.shape[0]
+    ranks = np.where(
+        levels > 0.5, np.ceil(levels * (n + 1) - 1e-9), np.floor(levels * (n + 1) + 1e-9)
+    )
+    idx = np.clip(ranks.astype(np.int64) - 1, 0, n - 1)
+    out = values[idx]
+    return np.where(levels == 0.5, sorted_quantiles(values, np.array([0.5]))[0], out)
 
 
 class ConformalCalibrator:
@@ -152,9 +174,7 @@ class ConformalCalibrator:
         if self._residuals is None:
             self._residuals = np.sort(self.ys - self.blend(self.comps))
         r = self._residuals
-        n = r.shape[0]
-        widened = np.clip(0.5 + (np.asarray(levels) - 0.5) * (1.0 + 1.0 / n), 0.0, 1.0)
-        q = sorted_quantiles(r, widened)
+        q = conformal_quantiles(r, np.asarray(levels, dtype=np.float64))
         middle = float(sorted_quantiles(r, np.array([0.5]))[0])
         return middle + self.inflation * (q - middle)
 

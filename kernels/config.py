@@ -22,7 +22,8 @@ class EstimatorConfig:
     predictive starts from a residual spread of ``prior_noise_scale`` on the log scale.
     The text prior is deliberately tight: on the public story-point data, hashed text
     explains little, and a loose text prior does worse than the median baseline. A refit
-    re-chooses ``prior_meta_var`` and ``prior_text_var`` by marginal likelihood.
+    re-chooses ``prior_bias_var``, ``prior_meta_var`` and ``prior_text_var`` by marginal
+    likelihood (see :mod:`kernels.refit` for the candidates).
 
     Analogies: ``analogy_k`` neighbours in an hnswlib index of ``analogy_width``-wide
     folded vectors (search breadth ``hnsw_ef``), weighted by similarity ** ``analogy_power``.

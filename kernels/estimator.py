@@ -19,9 +19,10 @@ linear model's Student-t predictive, which starts from the cold-start prior, is 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -42,7 +43,7 @@ from kernels.numeric_scaling import NumericScaler
 from kernels.prediction import Prediction
 from kernels.running_median import RunningMedian
 
-STATE_VERSION = 2
+STATE_VERSION = 3
 N_COMPONENTS = 3
 _LOG_LIMIT = 700.0  # keeps exp() of extreme quantiles finite and > 0
 
@@ -73,7 +74,7 @@ class Estimator:
     """
 
     #: Identifies the kind of model in model versions.
-    model_name = "reckon-blend.v2"
+    model_name = "reckon-blend.v3"
 
     def __init__(
         self,
@@ -318,6 +319,24 @@ class Estimator:
         from kernels.refit import refit_estimator
 
         return refit_estimator(self)
+
+    def refit_job(self) -> Callable[[], Estimator]:
+        """:meth:`refit` as a function to call later, e.g. on a worker thread.
+
+        The items and numeric statistics it refits from are copied now, so this model
+        may go on learning and serving while the job runs; the caller swaps the result
+        in and replays the actuals learned since this call.
+        """
+        from kernels.refit import refit_estimator
+
+        if self._items.n_live != self._items.n_rows:
+            self._compact()
+        snapshot = Estimator(self.config)
+        snapshot._items = ItemStore.from_state(self._items.to_state(), first_coord=1)
+        snapshot._features = Featurizer(
+            self.config, NumericScaler.from_state(self._features.scaler.to_state())
+        )
+        return functools.partial(refit_estimator, snapshot)
 
     def to_state(self) -> dict[str, Any]:
         """A msgpack-friendly snapshot: a flat dict of numpy arrays, ints, floats, strs and

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from kernels.calibration import ConformalCalibrator
+from kernels.calibration import ConformalCalibrator, conformal_quantiles
 
 
 def test_weights_follow_inverse_error_and_blend_skips_missing() -> None:
@@ -50,3 +50,22 @@ def test_not_ready_without_records() -> None:
     assert not cal.ready
     with pytest.raises(ValueError, match="too few"):
         cal.residual_quantiles(np.array([0.5]))
+
+
+def test_conformal_quantiles_are_the_finite_sample_order_statistics() -> None:
+    values = np.arange(1.0, 20.0)  # n = 19, so p (n + 1) = 20 p
+    q = conformal_quantiles(values, np.array([0.05, 0.1, 0.12, 0.5, 0.88, 0.9, 0.99]))
+    # 0.1 * 20 = 2 -> 2nd smallest; 0.12 * 20 = 2.4 -> floor 2; 0.9 * 20 = 18 -> 18th;
+    # 0.88 * 20 = 17.6 -> ceil 18; 0.99 * 20 = 19.8 -> ceil 20, clamped to the largest
+    np.testing.assert_array_equal(q, [1.0, 2.0, 2.0, 10.0, 18.0, 18.0, 19.0])
+    # on ties (a discrete effort scale) the 80% band holds at least 80% of fresh draws
+    rng = np.random.default_rng(5)
+    support = np.log([1.0, 2.0, 3.0, 5.0, 8.0])
+    probs = [0.15, 0.3, 0.35, 0.15, 0.05]
+    hits = []
+    for _ in range(300):
+        sample = np.sort(rng.choice(support, size=40, p=probs))
+        lo, hi = conformal_quantiles(sample, np.array([0.1, 0.9]))
+        fresh = rng.choice(support, size=200, p=probs)
+        hits.append(np.mean((lo <= fresh) & (fresh <= hi)))
+    assert np.mean(hits) >= 0.8

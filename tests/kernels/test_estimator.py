@@ -229,3 +229,43 @@ def test_refit_equals_learning_afresh_with_the_chosen_prior() -> None:
     np.testing.assert_allclose(refitted._model.cov_, fresh._model.cov_, rtol=1e-6, atol=1e-9)
     p = refitted.predict_many(titles[:20], descs[:20], feats[:20], Q)
     assert all(0 < x.quantiles[0] < x.median < x.quantiles[2] for x in p)
+
+
+def test_refit_loosens_the_bias_prior_for_a_tenant_far_from_the_cold_start_scale() -> None:
+    ids, titles, descs, feats, efforts = synthetic(120, 9)
+    big = efforts * 2000.0  # hours where the cold-start prior expects a few points
+    est = Estimator(SMALL)
+    est.learn_many(ids, titles, descs, feats, big)
+    refitted = est.refit()
+    assert refitted.config.prior_bias_var > SMALL.prior_bias_var
+    # with the loose prior, the refitted intercept is the data's own level (no pull
+    # towards log(prior_median)): the linear model's residuals on its data centre on 0
+    rows = refitted._items.rows(np.arange(120))
+    loc, _, _ = refitted._model.predict(*rows)
+    assert abs(float(np.mean(np.log(big) - loc))) < 0.02
+    # the further the tenant's scale from the prior's, the looser the chosen bias prior
+    near = Estimator(SMALL)
+    near.learn_many(ids, titles, descs, feats, efforts)
+    assert near.refit().config.prior_bias_var <= refitted.config.prior_bias_var
+
+
+def test_refit_job_refits_the_snapshot_taken_when_it_was_made() -> None:
+    ids, titles, descs, feats, efforts = synthetic(160, 10)
+    est = Estimator(SMALL)
+    est.learn_many(ids[:120], titles[:120], descs[:120], feats[:120], efforts[:120])
+    est.learn(ids[3], titles[3], descs[3], feats[3], 2.0 * efforts[3])  # a replaced actual
+    job = est.refit_job()
+    direct = est.refit()
+    # the model goes on learning (new items, a replaced one) before the job runs
+    est.learn_many(ids[120:], titles[120:], descs[120:], feats[120:], efforts[120:])
+    est.learn(ids[5], titles[5], descs[5], feats[5], 3.0 * efforts[5])
+    refitted = job()
+    assert refitted.n_observations == direct.n_observations == 120
+    assert refitted.config == direct.config
+    np.testing.assert_allclose(refitted._model.mean_, direct._model.mean_, rtol=1e-9, atol=1e-12)
+    predictions_equal(
+        refitted.predict_many(titles[120:130], descs[120:130], feats[120:130], Q),
+        direct.predict_many(titles[120:130], descs[120:130], feats[120:130], Q),
+        rtol=1e-9,
+    )
+    assert est.n_observations == 160  # the original kept everything it learned
