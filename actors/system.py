@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import itertools
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -176,6 +176,16 @@ class ActorSystem:
         self._cells[name] = cell
         self._tg.start_soon(self._supervise, cell, first)
         return self.ref(self.address, name)
+
+    def start_soon(self, fn: Callable[..., Coroutine[Any, Any, Any]], *args: Any) -> None:
+        """Run ``fn(*args)`` as a background task of the system (cancelled when it stops).
+
+        For work an actor starts but does not wait for (e.g. a refit in a worker thread);
+        the task must handle its own exceptions.
+        """
+        if self._tg is None:
+            raise RuntimeError("the actor system is not running")
+        self._tg.start_soon(fn, *args)
 
     def stop(self, name: str) -> None:
         """Stop an actor gracefully: it handles what is queued, then ends."""

@@ -24,3 +24,8 @@ class NodeConfig:
     transport: TransportConfig = field(default_factory=TransportConfig)
     # Where a new tenant's model starts; None: the estimator's generic weak prior.
     prior: PublicPrior | None = None
+    # A tenant's model is refitted in the background (hyperparameters by marginal
+    # likelihood, see kernels.refit) once it has refit_min_items actuals, and again each time
+    # its actuals have grown by the factor refit_growth since the last refit; 0 disables.
+    refit_growth: float = 2.0
+    refit_min_items: int = 50

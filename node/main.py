@@ -38,6 +38,11 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
     p.add_argument("--prior", default=None, metavar="PATH",
                    help="cold-start prior for new tenants (.npz); default: the one shipped, "
                         "fitted on public data; 'none': a generic weak prior")
+    p.add_argument("--refit-growth", type=float, default=2.0, metavar="FACTOR",
+                   help="refit a tenant's model in the background each time its history has "
+                        "grown by this factor since the last refit (default 2; 0: never)")
+    p.add_argument("--refit-min-items", type=int, default=50, metavar="N",
+                   help="the first refit comes at this many actuals (default 50)")
     p.add_argument("--log-level", default=os.environ.get("RECKON_LOG_LEVEL", "info"))
     return p
 
@@ -56,6 +61,10 @@ def config_from_args(args: argparse.Namespace, environ: dict[str, str]) -> NodeC
         prior = load_prior(args.prior)
     except ValueError as e:
         raise SystemExit(f"reckon node: {e}") from None
+    if args.refit_growth != 0 and args.refit_growth <= 1:
+        raise SystemExit("reckon node: --refit-growth must be above 1 (or 0 to disable)")
+    if args.refit_min_items < 1:
+        raise SystemExit("reckon node: --refit-min-items must be at least 1")
     node_id = args.node_id or f"{socket.gethostname()}:{args.listen.rsplit(':', 1)[-1]}"
     return NodeConfig(
         node_id=node_id,
@@ -65,6 +74,8 @@ def config_from_args(args: argparse.Namespace, environ: dict[str, str]) -> NodeC
         heartbeat_interval=args.heartbeat_interval,
         drain_timeout=args.drain_timeout,
         prior=prior,
+        refit_growth=args.refit_growth,
+        refit_min_items=args.refit_min_items,
     )
 
 

@@ -6,11 +6,19 @@ missing ones are fetched. An estimate request carries the sequence number it mus
 (read-your-writes); the actor catches up before answering, or refuses with ``behind``.
 Estimate requests that wait in the mailbox together are answered with one model call per
 set of quantile levels (the model's fixed cost per call is then paid once).
+
+Refits run in the background: when the tenant's history has grown enough (see
+:class:`~node.config.NodeConfig`), a snapshot of the model is refitted in a worker thread
+while the current model keeps serving and learning. What it learns meanwhile is recorded
+and replayed into the refitted model, which is then swapped in between two messages; the
+model version names the refit (``reckon-blend.v3+refit2/acme@812``).
 """
 
 from __future__ import annotations
 
 import logging
+import math
+from collections.abc import Callable
 from typing import Any
 
 import anyio
@@ -25,6 +33,8 @@ log = logging.getLogger("reckon.node.estimator")
 
 COORDINATOR_ACTOR = "coordinator"
 INLINE_FOLD_LIMIT = 32
+#: What one event teaches the model: item id, the item (title, description, features), effort.
+Learn = tuple[str, dict[str, Any], float]
 #: Most estimate requests answered together (their items go to the model in one call).
 ESTIMATE_BATCH = 64
 
@@ -51,6 +61,11 @@ class TenantEstimator(Actor):
         self.last_seq = 0
         self.held: dict[int, dict[str, Any]] = {}
         self.preferred_coordinator: str | None = None
+        self.refits = 0
+        self._next_refit = config.refit_min_items
+        self._refit_running = False
+        self._refitted: Estimator | None = None
+        self._learned_since_snapshot: list[Learn] | None = None
 
     async def started(self) -> None:
         await self.catch_up()
@@ -61,6 +76,7 @@ class TenantEstimator(Actor):
 
     @handles(TenantEvents)
     async def on_events(self, msg: TenantEvents, sender: str) -> None:
+        self._swap_refitted()
         self.preferred_coordinator = sender
         for event in msg.events:
             seq = int(event["seq"])
@@ -74,9 +90,11 @@ class TenantEstimator(Actor):
             self._apply_held()
         if self.held or msg.head_seq > self.last_seq:
             await self.catch_up()
+        self._start_refit_if_due()
 
     @handles_batch(EstimateRequest, max_batch=ESTIMATE_BATCH)
     async def on_estimates(self, batch: list[tuple[EstimateRequest, str]]) -> list[Any]:
+        self._swap_refitted()
         need, sender = max((msg.min_seq, sender) for msg, sender in batch)
         if need > self.last_seq:
             self.preferred_coordinator = sender
@@ -125,11 +143,61 @@ class TenantEstimator(Actor):
 
     @property
     def model_version(self) -> str:
-        """Identifies the model state: the model kind and the event prefix it was folded from."""
-        return f"{self.model.model_name}/{self.tenant}@{self.last_seq}"
+        """Identifies the model state: the model kind, the refits it went through and the
+        event prefix it was folded from."""
+        refits = f"+refit{self.refits}" if self.refits else ""
+        return f"{self.model.model_name}{refits}/{self.tenant}@{self.last_seq}"
+
+    # ---- background refit -----------------------------------------------------------------
+
+    def _start_refit_if_due(self) -> None:
+        cfg = self.config
+        if (cfg.refit_growth <= 0 or self._refit_running
+                or self.model.n_observations < self._next_refit):
+            return
+        job = self.model.refit_job()  # a consistent snapshot, taken here between messages
+        self._refit_running = True
+        self._learned_since_snapshot = []
+        self.system.start_soon(self._refit, job)
+
+    async def _refit(self, job: Callable[[], Estimator]) -> None:
+        started = anyio.current_time()
+        try:
+            refitted = await anyio.to_thread.run_sync(job, abandon_on_cancel=True)
+        except Exception:
+            log.exception("refit failed tenant=%s", self.tenant)
+            self._refit_running = False
+            self._learned_since_snapshot = None
+            self._next_refit = self._after(self.model.n_observations)  # not again at once
+            return
+        log.info("refit done tenant=%s observations=%d seconds=%.2f", self.tenant,
+                 refitted.n_observations, anyio.current_time() - started)
+        self._refitted = refitted  # swapped in by the next message (see _swap_refitted)
+
+    def _swap_refitted(self) -> None:
+        """Swap a finished refit in, after replaying what was learned since its snapshot."""
+        refitted = self._refitted
+        if refitted is None:
+            return
+        replay = self._learned_since_snapshot or []
+        self._refitted = None
+        self._learned_since_snapshot = None
+        self._refit_running = False
+        if replay:
+            _learn(refitted, replay)
+        self.model = refitted
+        self.refits += 1
+        self._next_refit = self._after(refitted.n_observations)
+        log.info("refitted model in use tenant=%s version=%s replayed=%d", self.tenant,
+                 self.model_version, len(replay))
+
+    def _after(self, observations: int) -> int:
+        """The history size that makes the next refit due."""
+        return max(self.config.refit_min_items,
+                   math.ceil(observations * self.config.refit_growth))
 
     def _apply_held(self) -> None:
-        batch: list[tuple[str, dict[str, Any], float]] = []
+        batch: list[Learn] = []
         while self.last_seq + 1 in self.held:
             event = self.held.pop(self.last_seq + 1)
             learn = self._fold(event)
@@ -140,15 +208,11 @@ class TenantEstimator(Actor):
         for seq in [s for s in self.held if s <= self.last_seq]:
             del self.held[seq]
         if batch:
-            self.model.learn_many(
-                [b[0] for b in batch],
-                [b[1]["title"] for b in batch],
-                [b[1].get("description", "") for b in batch],
-                [b[1].get("features") or {} for b in batch],
-                np.array([b[2] for b in batch], dtype=np.float64),
-            )
+            _learn(self.model, batch)
+            if self._learned_since_snapshot is not None:
+                self._learned_since_snapshot.extend(batch)
 
-    def _fold(self, event: dict[str, Any]) -> tuple[str, dict[str, Any], float] | None:
+    def _fold(self, event: dict[str, Any]) -> Learn | None:
         """Apply one event to the item table; return what the model should learn, if any."""
         kind, data = event.get("kind"), event.get("data") or {}
         if kind == "item":
@@ -214,6 +278,16 @@ class TenantEstimator(Actor):
                 return reply
             errors.append(f"{address}: unexpected reply {reply.TYPE}")
         raise CatchUpFailed(f"tenant {self.tenant}: no coordinator served events: {errors}")
+
+
+def _learn(model: Estimator, batch: list[Learn]) -> None:
+    model.learn_many(
+        [b[0] for b in batch],
+        [b[1]["title"] for b in batch],
+        [b[1].get("description", "") for b in batch],
+        [b[1].get("features") or {} for b in batch],
+        np.array([b[2] for b in batch], dtype=np.float64),
+    )
 
 
 def _result(p: Prediction) -> dict[str, Any]:

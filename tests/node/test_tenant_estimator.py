@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import anyio
+import numpy as np
 import pytest
 
 from actors import Actor, ActorSystem, RemoteError, Transport, handles
@@ -108,4 +111,102 @@ async def test_actual_for_a_known_item_teaches_the_model() -> None:
         result = reply.results[0]  # type: ignore[attr-defined]
         assert result["analogies"][0]["id"] == "i1"
         assert result["analogies"][0]["effort"] == 8.0
+        tg.cancel_scope.cancel()
+
+
+def _varied_event(seq: int) -> dict:
+    words = ["api", "login", "report", "export", "billing", "search", "cache", "deploy"]
+    title = f"{words[seq % 8]} {words[(seq * 3) % 8]} change {seq % 5}"
+    data = {"id": f"i{seq}", "title": title, "description": words[(seq * 5) % 8],
+            "features": {"size": 1 + seq % 7}, "actual": float(1 + (seq * 7) % 13)}
+    return {"seq": seq, "kind": "item", "data": data}
+
+
+@pytest.mark.anyio
+async def test_queued_estimates_are_answered_together_each_as_asked() -> None:
+    FakeLog.log = [_varied_event(s) for s in range(1, 41)]
+    async with anyio.create_task_group() as tg:
+        system, config = await _system(tg)
+        config = dataclasses.replace(config, refit_growth=0)
+        instances: list[TenantEstimator] = []
+
+        def make() -> TenantEstimator:
+            instances.append(TenantEstimator("t", config))
+            return instances[-1]
+
+        ref = system.spawn("estimator:t", make)
+        await ref.ask(EstimateRequest("t", [{"title": "x"}], [0.5]), timeout=30)
+        model = instances[-1].model
+        calls = []
+        real = model.predict_many
+
+        def counting(*args: object, **kw: object) -> object:
+            calls.append(len(args[0]))  # type: ignore[arg-type]
+            return real(*args, **kw)  # type: ignore[arg-type]
+
+        model.predict_many = counting  # type: ignore[method-assign]
+        requests = [
+            EstimateRequest("t", [{"title": f"api report {i}", "features": {"size": i % 7}}
+                                  for i in range(1 + k % 3)],
+                            [0.1, 0.5, 0.9] if k % 2 else [0.25, 0.75], min_seq=0)
+            for k in range(24)
+        ]
+        requests.append(EstimateRequest("t", [{"title": "x"}], [0.5], min_seq=99))  # behind
+        replies: dict[int, object] = {}
+
+        async def one(k: int) -> None:
+            try:
+                replies[k] = await ref.ask(requests[k], timeout=30)
+            except RemoteError as e:
+                replies[k] = e.code
+
+        async with anyio.create_task_group() as inner:
+            for k in range(len(requests)):
+                inner.start_soon(one, k)
+        assert replies[24] == "behind"
+        assert len(calls) < 24  # several requests shared a model call
+        for k, req in enumerate(requests[:24]):
+            reply = replies[k]
+            assert isinstance(reply, EstimateReply) and reply.seq == 40
+            assert len(reply.results) == len(req.items)
+            for item, result in zip(req.items, reply.results, strict=True):
+                alone = real([item["title"]], [""], [item["features"]],
+                             np.array(req.quantiles))[0]
+                assert result["quantiles"] == pytest.approx(list(alone.quantiles))
+                assert result["median"] == pytest.approx(alone.median)
+        tg.cancel_scope.cancel()
+
+
+@pytest.mark.anyio
+async def test_refit_runs_in_the_background_and_replays_what_came_meanwhile() -> None:
+    FakeLog.log = [_varied_event(s) for s in range(1, 31)]
+    async with anyio.create_task_group() as tg:
+        system, config = await _system(tg)
+        config = dataclasses.replace(config, refit_growth=2.0, refit_min_items=20)
+        instances: list[TenantEstimator] = []
+
+        def make() -> TenantEstimator:
+            instances.append(TenantEstimator("t", config))
+            return instances[-1]
+
+        ref = system.spawn("estimator:t", make)
+        first = await ref.ask(EstimateRequest("t", [{"title": "x"}], [0.5]), timeout=30)
+        assert "+refit" not in first.model_version  # type: ignore[attr-defined]
+        # Events arrive: 30 actuals are past the first threshold (20), so a refit starts;
+        # more events come while it runs.
+        for seq in range(31, 46):
+            FakeLog.log.append(_varied_event(seq))
+            await ref.ask(TenantEvents("t", [_varied_event(seq)], seq), timeout=30)
+        assert instances[-1]._refit_running or instances[-1].refits == 1
+        with anyio.fail_after(60):
+            while True:
+                reply = await ref.ask(EstimateRequest("t", [{"title": "x"}], [0.5]), timeout=30)
+                if "+refit1/" in reply.model_version:  # type: ignore[attr-defined]
+                    break
+                await anyio.sleep(0.05)
+        actor = instances[-1]
+        assert reply.seq == 45  # type: ignore[attr-defined]
+        assert actor.model.n_observations == 45  # the snapshot plus the replayed actuals
+        assert actor._next_refit == 90
+        assert system.statistics().restarts == 0
         tg.cancel_scope.cancel()
