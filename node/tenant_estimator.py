@@ -69,6 +69,7 @@ class TenantEstimator(Actor):
 
     async def started(self) -> None:
         await self.catch_up()
+        self._start_refit_if_due()  # a replayed history is refitted as a long-lived one was
         log.info("tenant loaded tenant=%s seq=%d observations=%d address=%s",
                  self.tenant, self.last_seq, self.model.n_observations, self.system.address)
 

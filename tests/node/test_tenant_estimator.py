@@ -177,9 +177,22 @@ async def test_queued_estimates_are_answered_together_each_as_asked() -> None:
         tg.cancel_scope.cancel()
 
 
+async def _until_refitted(ref: object, actor: list[TenantEstimator], seq: int) -> EstimateReply:
+    """Ask estimates until a refitted model at ``seq`` answers and no refit is running."""
+    with anyio.fail_after(60):
+        while True:
+            reply = await ref.ask(EstimateRequest("t", [{"title": "x"}], [0.5]),  # type: ignore[attr-defined]
+                                  timeout=30)
+            assert isinstance(reply, EstimateReply)
+            if ("+refit" in reply.model_version and reply.seq == seq
+                    and not actor[-1]._refit_running):
+                return reply
+            await anyio.sleep(0.05)
+
+
 @pytest.mark.anyio
 async def test_refit_runs_in_the_background_and_replays_what_came_meanwhile() -> None:
-    FakeLog.log = [_varied_event(s) for s in range(1, 31)]
+    FakeLog.log = [_varied_event(s) for s in range(1, 11)]
     async with anyio.create_task_group() as tg:
         system, config = await _system(tg)
         config = dataclasses.replace(config, refit_growth=2.0, refit_min_items=20)
@@ -192,21 +205,39 @@ async def test_refit_runs_in_the_background_and_replays_what_came_meanwhile() ->
         ref = system.spawn("estimator:t", make)
         first = await ref.ask(EstimateRequest("t", [{"title": "x"}], [0.5]), timeout=30)
         assert "+refit" not in first.model_version  # type: ignore[attr-defined]
-        # Events arrive: 30 actuals are past the first threshold (20), so a refit starts;
-        # more events come while it runs.
-        for seq in range(31, 46):
+        # Events arrive one by one: at 20 actuals a refit starts, and more events come in
+        # while it runs.
+        started_at = None
+        for seq in range(11, 46):
             FakeLog.log.append(_varied_event(seq))
             await ref.ask(TenantEvents("t", [_varied_event(seq)], seq), timeout=30)
-        assert instances[-1]._refit_running or instances[-1].refits == 1
-        with anyio.fail_after(60):
-            while True:
-                reply = await ref.ask(EstimateRequest("t", [{"title": "x"}], [0.5]), timeout=30)
-                if "+refit1/" in reply.model_version:  # type: ignore[attr-defined]
-                    break
-                await anyio.sleep(0.05)
+            if started_at is None and instances[-1]._refit_running:
+                started_at = seq
+        assert started_at == 20
+        reply = await _until_refitted(ref, instances, 45)
         actor = instances[-1]
-        assert reply.seq == 45  # type: ignore[attr-defined]
+        assert reply.model_version == f"{actor.model.model_name}+refit{actor.refits}/t@45"
         assert actor.model.n_observations == 45  # the snapshot plus the replayed actuals
-        assert actor._next_refit == 90
+        assert actor.refits >= 1 and actor._next_refit >= 40
         assert system.statistics().restarts == 0
+        tg.cancel_scope.cancel()
+
+
+@pytest.mark.anyio
+async def test_a_replayed_history_is_refitted_after_start() -> None:
+    FakeLog.log = [_varied_event(s) for s in range(1, 31)]
+    async with anyio.create_task_group() as tg:
+        system, config = await _system(tg)
+        config = dataclasses.replace(config, refit_growth=2.0, refit_min_items=20)
+        instances: list[TenantEstimator] = []
+
+        def make() -> TenantEstimator:
+            instances.append(TenantEstimator("t", config))
+            return instances[-1]
+
+        ref = system.spawn("estimator:t", make)
+        reply = await _until_refitted(ref, instances, 30)
+        assert instances[-1].refits == 1 and instances[-1]._next_refit == 60
+        assert instances[-1].model.n_observations == 30
+        assert reply.seq == 30
         tg.cancel_scope.cancel()
