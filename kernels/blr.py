@@ -159,6 +159,24 @@ def predictive_moments(
 
 
 @njit(cache=True, nogil=True)
+def predictive_means(
+    mean: NDArray[np.float64],
+    indptr: NDArray[np.int64],
+    indices: NDArray[np.int32],
+    values: NDArray[np.float64],
+) -> NDArray[np.float64]:
+    """For each CSR row ``x``: ``x.mean`` (cost ``nnz`` per row)."""
+    n = indptr.shape[0] - 1
+    loc = np.zeros(n, dtype=np.float64)
+    for i in range(n):
+        acc = 0.0
+        for k in range(indptr[i], indptr[i + 1]):
+            acc += values[k] * mean[indices[k]]
+        loc[i] = acc
+    return loc
+
+
+@njit(cache=True, nogil=True)
 def densify(
     indptr: NDArray[np.int64],
     indices: NDArray[np.int32],
@@ -299,6 +317,13 @@ class BayesianLinearRegression:
         loc, quad = predictive_moments(self.cov_, self.mean_, indptr, indices, values)
         scale = np.sqrt(self.b_ / self.a_ * (1.0 + np.maximum(quad, 0.0)))
         return loc, scale, 2.0 * self.a_
+
+    def predict_mean(
+        self, indptr: NDArray[np.int64], indices: NDArray[np.int32], values: NDArray[np.float64]
+    ) -> NDArray[np.float64]:
+        """The predictive location of each CSR row alone: what :meth:`predict` returns
+        first, without the ``nnz^2`` covariance term its scale needs."""
+        return predictive_means(self.mean_, indptr, indices, values)
 
     def to_state(self) -> dict[str, Any]:
         """Plain-data snapshot: numpy arrays and floats."""

@@ -80,6 +80,7 @@ class ConformalCalibrator:
         self.inflation = 1.0
         self._weights: NDArray[np.float64] | None = None
         self._residuals: NDArray[np.float64] | None = None
+        self._quantiles: dict[bytes, NDArray[np.float64]] = {}
 
     @property
     def n_records(self) -> int:
@@ -94,6 +95,7 @@ class ConformalCalibrator:
     def _changed(self) -> None:
         self._weights = None
         self._residuals = None
+        self._quantiles.clear()
 
     def reset(self, ys: NDArray[np.float64], comps: NDArray[np.float64]) -> None:
         """Replace the records (e.g. by leave-one-out ones after a refit); inflation back to 1."""
@@ -155,14 +157,20 @@ class ConformalCalibrator:
 
     def blend(self, comps: NDArray[np.float64]) -> NDArray[np.float64]:
         """Weighted blend of each row of component predictions, skipping NaN components."""
-        w = np.where(np.isfinite(comps), self.weights()[None, :], 0.0)
+        finite = np.isfinite(comps)
+        w = np.where(finite, self.weights()[None, :], 0.0)
         total = w.sum(axis=1)
-        filled = np.where(np.isfinite(comps), comps, 0.0)
-        out = (w * filled).sum(axis=1) / np.where(total > 0, total, 1.0)
-        fallback = (
-            np.nanmean(np.where(np.isfinite(comps), comps, np.nan), axis=1) if comps.size else out
-        )
-        return np.where(total > 0, out, fallback)
+        out = (w * np.where(finite, comps, 0.0)).sum(axis=1)
+        ok = total > 0
+        if ok.all():
+            return out / total
+        out[ok] /= total[ok]
+        # Rows whose only predictions come from components without weight: their mean.
+        rest = comps[~ok]
+        counts = np.isfinite(rest).sum(axis=1)
+        sums = np.where(np.isfinite(rest), rest, 0.0).sum(axis=1)
+        out[~ok] = np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
+        return out
 
     def residual_quantiles(self, levels: NDArray[np.float64]) -> NDArray[np.float64]:
         """Conformal quantiles of the blended out-of-sample residuals at ``levels``.
@@ -171,12 +179,20 @@ class ConformalCalibrator:
         """
         if not self.ready:
             raise ValueError("too few out-of-sample records to calibrate")
+        levels = np.asarray(levels, dtype=np.float64)
+        key = levels.tobytes()
+        cached = self._quantiles.get(key)
+        if cached is not None:
+            return cached.copy()
         if self._residuals is None:
             self._residuals = np.sort(self.ys - self.blend(self.comps))
         r = self._residuals
-        q = conformal_quantiles(r, np.asarray(levels, dtype=np.float64))
+        q = conformal_quantiles(r, levels)
         middle = float(sorted_quantiles(r, np.array([0.5]))[0])
-        return middle + self.inflation * (q - middle)
+        out = middle + self.inflation * (q - middle)
+        if len(self._quantiles) < 64:  # the levels clients ask for are few
+            self._quantiles[key] = out
+        return out.copy()
 
     def to_state(self) -> dict[str, Any]:
         """Plain-data snapshot."""

@@ -224,7 +224,7 @@ class Estimator:
         n = indptr.shape[0] - 1
         out = np.full((n, N_COMPONENTS), np.nan)
         if linear:
-            out[:, 0], _, _ = self._model.predict(indptr, indices, values)
+            out[:, 0] = self._model.predict_mean(indptr, indices, values)
         if neighbours is None:
             neighbours = self._neighbours(indptr, indices, values, cfg.analogy_k)
         rows, sims = neighbours

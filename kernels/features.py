@@ -108,6 +108,10 @@ class Featurizer:
     def __init__(self, config: EstimatorConfig, scaler: NumericScaler | None = None) -> None:
         self.config = config
         self.scaler = scaler if scaler is not None else NumericScaler()
+        self._positions: tuple[
+            tuple[str, ...], NDArray[np.int64], NDArray[np.float64], NDArray[np.int64],
+            NDArray[np.float64],
+        ] | None = None
 
     def transform(
         self,
@@ -167,8 +171,7 @@ class Featurizer:
         known_before = first_row[None, :] < np.arange(n)[:, None]
         missing = np.isnan(raw) & known_before
 
-        col_pos, col_sign = self._numeric_positions(names)
-        miss_pos, miss_sign = self._token_positions([f"{nm}={MISSING}" for nm in names])
+        col_pos, col_sign, miss_pos, miss_sign = self._column_positions(names)
         flat = [t for row in tokens for t in row]
         tok_pos, tok_sign = self._token_positions(flat)
         tok_indptr = np.zeros(n + 1, dtype=np.int64)
@@ -199,6 +202,18 @@ class Featurizer:
                     row.append((flat[k], int(tok_pos[k]), float(tok_sign[k])))
                 labels.append(row)
         return FeatureRows(indptr, indices, values, labels)
+
+    def _column_positions(self, names: list[str]) -> tuple[
+        NDArray[np.int64], NDArray[np.float64], NDArray[np.int64], NDArray[np.float64]
+    ]:
+        """Where each numeric column's value and its missing indicator go (with signs);
+        kept until the columns change, which is rare once a tenant has some history."""
+        key = tuple(names)
+        if self._positions is None or self._positions[0] != key:
+            col_pos, col_sign = self._numeric_positions(names)
+            miss_pos, miss_sign = self._token_positions([f"{nm}={MISSING}" for nm in names])
+            self._positions = (key, col_pos, col_sign, miss_pos, miss_sign)
+        return self._positions[1:]
 
     def _token_positions(self, tokens: list[str]) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
         cfg = self.config

@@ -171,3 +171,17 @@ def test_traced_updates_record_out_of_sample_moments() -> None:
     mean, cov, _, _ = ref_posterior(m0, v0, 2.0, 1.0, x[keep], y[keep], np.ones(11))
     assert loo_loc[3] == pytest.approx(x[3] @ mean, rel=1e-8)
     assert loo_quad[3] == pytest.approx(x[3] @ cov @ x[3], rel=1e-8)
+
+
+def test_predict_mean_is_the_location_of_predict():
+    rng = np.random.default_rng(3)
+    dim = 64
+    model = BayesianLinearRegression(np.zeros(dim), np.full(dim, 0.5), 2.0, 1.0)
+    rows = [np.sort(rng.choice(dim, size=rng.integers(1, 12), replace=False))
+            for _ in range(40)]
+    indptr = np.concatenate([[0], np.cumsum([len(r) for r in rows])]).astype(np.int64)
+    indices = np.concatenate(rows).astype(np.int32)
+    values = rng.normal(size=indices.shape[0])
+    model.update(indptr, indices, values, rng.normal(size=40), np.ones(40))
+    loc, _, _ = model.predict(indptr, indices, values)
+    np.testing.assert_allclose(model.predict_mean(indptr, indices, values), loc, rtol=1e-12)
