@@ -13,7 +13,7 @@ import os
 import secrets
 import signal
 import sys
-import threading
+import time
 from importlib import resources
 from pathlib import Path
 
@@ -84,9 +84,11 @@ def main(argv: list[str] | None = None) -> int:
         pg = EmbeddedPostgres(workdir / "pgdata")
         url = pg.start()
     cluster: LocalCluster | None = None
-    stop = threading.Event()
+    # A plain flag: a threading.Event set from a signal handler can deadlock when the
+    # signal lands while the main thread holds the Event's lock (in its own wait()).
+    stopping: list[int] = []
     for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
+        signal.signal(sig, lambda signum, _frame: stopping.append(signum))
     try:
         key_file = workdir / "demo-api-key"
         saved = key_file.read_text().strip() if key_file.exists() else ""
@@ -126,7 +128,8 @@ try:
             "features": {{"Transactions": 200, "Entities": 80, "Language": "basic"}}}}'
 
 Ctrl-C stops everything.""", flush=True)
-        while not stop.wait(0.5):
+        while not stopping:
+            time.sleep(0.2)
             if cluster.coordinator is None or cluster.coordinator.poll() is not None:
                 print("reckon demo: the coordinator exited; stopping", file=sys.stderr)
                 return 1
