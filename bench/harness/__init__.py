@@ -5,8 +5,11 @@
 - :mod:`~bench.harness.histogram` — an HDR-style log-linear latency histogram;
 - :mod:`~bench.harness.openloop` — an open-loop load generator free of coordinated omission;
 - :mod:`~bench.harness.scenarios` — what is sent (estimates, batches, actuals, forecasts, a mix);
-- :mod:`~bench.harness.targets` — a running cluster, or one started for the run;
+- :mod:`~bench.harness.history` — the history every target is seeded with;
+- :mod:`~bench.harness.targets` — a running cluster, one started for the run, or a peer
+  (:mod:`bench.peers`);
 - :mod:`~bench.harness.sweep` and :mod:`~bench.harness.capacity` — break points and scaling;
+- :mod:`~bench.harness.comparison` — systems side by side, ratios against reckon;
 - :mod:`~bench.harness.report` — ``report.md`` with plots and the capacity answer.
 """
 

@@ -11,6 +11,7 @@ import shlex
 import sys
 
 from bench.harness.capacity import capacity_for
+from bench.harness.comparison import compare_systems
 from bench.harness.machine import describe_machine
 from bench.harness.options import BenchConfig, UsageError, build_parser, config_from_args
 from bench.harness.progress import ProgressBar
@@ -19,6 +20,7 @@ from bench.harness.runner import run_all
 from bench.harness.scenarios import ScenarioError
 from bench.harness.sweep import Objective
 from bench.harness.targets import TargetError
+from bench.peers import PEERS
 
 
 def _significant(x: float) -> float:
@@ -52,44 +54,72 @@ def main(argv: list[str] | None = None) -> int:
         progress.finish()
         print("reckon bench: interrupted", file=sys.stderr)
         return 130
-    machine = describe_machine()
+    machine = describe_machine(peers=bool(config.peer or config.compare))
     objective = Objective(config.p99_s * 1000.0, config.max_failure_rate)
     sustainable = {r.nodes: r.result.sustainable_rate for r in records if r.nodes is not None}
     best = max(sustainable.values(), default=0.0)
     target_rate = config.capacity_for or _significant(10 * best)
     cores = config.cores_per_server or machine.cores
-    answer = capacity_for(target_rate, objective.p99_ms, sustainable, cores)
+    answer = (None if config.compare else
+              capacity_for(target_rate, objective.p99_ms, sustainable, cores))
+    objectives = sorted({objective, *([Objective(config.also_p99_s * 1000.0,
+                                                 config.max_failure_rate)]
+                                      if config.also_p99_s is not None else [])},
+                        key=lambda o: o.p99_ms)
+    comparison = (compare_systems(records, objectives)
+                  if config.compare or config.also_p99_s is not None else None)
     units = "estimates" if set(config.weights) == {"batch"} else None
-    notes = []
-    if config.url is None:
-        notes.append("The load generator, the coordinator, the nodes and PostgreSQL share this "
-                     "machine's cores: per-node capacity on dedicated servers is likely higher.")
-    if not config.echo_server:
-        notes.append("The capacity answer assumes one node process per core and that the "
-                     "coordinator and database are not the bottleneck.")
     data = ReportData(
         name=config.name, command="reckon bench " + shlex.join(argv), machine=machine,
         scenario=f"{'noop' if config.echo_server else _scenario_name(config)}",
         target=target, objective=objective, sweeps=records,
         capacity=answer if not config.echo_server else None, units=units,
-        settings={"arrivals": config.arrivals, "seed": str(config.seed),
-                  "seconds per step": f"{config.duration:g}",
-                  "warm-up seconds": f"{config.warmup:g}",
-                  "connection pool": str(config.connections),
-                  "start timeout (drop)": f"{config.start_timeout:g} s",
-                  "request timeout": f"{config.request_timeout:g} s",
-                  **({"batch size": str(config.batch_size)} if "batch" in config.weights
-                     else {})},
-        notes=notes)
+        settings=_settings(config), notes=_notes(config), comparison=comparison)
     path = write_report(data, config.results_dir)
     if answer is not None and not config.echo_server:
         print(answer.sentence())
+    if comparison is not None:
+        for p in comparison.objectives:
+            print(comparison.sentence(p))
     for r in records:
         print(f"{r.label}: sustainable {r.result.sustainable_rate:,.0f} ops/s"
               + (f" ({r.result.sustainable.units_rate:,.0f} estimates/s)"
                  if units and r.result.sustainable else ""))
     print(f"report: {path}")
     return 0
+
+
+def _settings(config: BenchConfig) -> dict[str, str]:
+    peers = [n for n in ([config.peer] if config.peer else config.compare) if n in PEERS]
+    return {"arrivals": config.arrivals, "seed": str(config.seed),
+            "seconds per step": f"{config.duration:g}",
+            "warm-up seconds": f"{config.warmup:g}",
+            "connection pool": str(config.connections),
+            "start timeout (drop)": f"{config.start_timeout:g} s",
+            "request timeout": f"{config.request_timeout:g} s",
+            **({"batch size": str(config.batch_size)} if "batch" in config.weights else {}),
+            **({"peer workers/replicas": str(config.peer_workers)} if peers else {}),
+            **({"a breaking step re-measured up to": f"{config.confirm} more time(s)"}
+               if config.confirm else {})}
+
+
+def _notes(config: BenchConfig) -> list[str]:
+    notes = []
+    if config.peer or config.compare:
+        notes.append("Every system under test shares this machine's cores with the load "
+                     "generator (and reckon with its coordinator and PostgreSQL); each ran "
+                     "alone, one after the other.")
+        notes.append("The peers (bench/peers) compute the same estimate with the same "
+                     "estimator, prior and history in-process, with the same validation and "
+                     "response shape, but keep no estimate ledger, database or replica: "
+                     "they do less per request than reckon.")
+    elif config.url is None:
+        notes.append("The load generator, the coordinator, the nodes and PostgreSQL share this "
+                     "machine's cores: per-node capacity on dedicated servers is likely higher.")
+    if not config.echo_server and not config.peer and not config.compare:
+        notes.append("The capacity answer assumes one node process per core and that the "
+                     "coordinator and database are not the bottleneck.")
+    return notes
 
 
 def _scenario_name(config: BenchConfig) -> str:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 PACKAGES = ("reckon", "hypercorn", "starlette", "pynng", "numba", "numpy")
+PEER_PACKAGES = ("fastapi", "uvicorn", "ray")
 
 
 @dataclass(frozen=True)
@@ -21,6 +22,7 @@ class Machine:
     python: str
     system: str
     packages: dict[str, str]
+    load_average: tuple[float, float, float] = (0.0, 0.0, 0.0)  # 1, 5, 15 min, when described
 
 
 def _cpu_model(cpuinfo: Path) -> str:
@@ -50,8 +52,9 @@ def _version(name: str) -> str:
         return "not installed"
 
 
-def describe_machine(proc: Path = Path("/proc")) -> Machine:
-    """The machine this process runs on (the usable cores, as the scheduler allows)."""
+def describe_machine(proc: Path = Path("/proc"), peers: bool = False) -> Machine:
+    """The machine this process runs on (the usable cores, as the scheduler allows); with
+    ``peers``, the versions of the peers' packages too."""
     try:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
@@ -61,5 +64,14 @@ def describe_machine(proc: Path = Path("/proc")) -> Machine:
         memory_gib=_memory_gib(proc / "meminfo"),
         python=f"{platform.python_implementation()} {platform.python_version()}",
         system=f"{platform.system()} {platform.release()} {platform.machine()}",
-        packages={p: _version(p) for p in PACKAGES},
+        packages={p: _version(p) for p in PACKAGES + (PEER_PACKAGES if peers else ())},
+        load_average=_load_average(),
     )
+
+
+def _load_average() -> tuple[float, float, float]:
+    try:
+        one, five, fifteen = os.getloadavg()
+    except OSError:
+        return (0.0, 0.0, 0.0)
+    return (one, five, fifteen)

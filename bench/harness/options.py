@@ -11,8 +11,11 @@ from pathlib import Path
 from typing import NoReturn
 
 from bench.harness.scenarios import KINDS, parse_mix
+from bench.peers import INSTALL_HINT, PEERS
 
 SCENARIOS = (*KINDS, "mix")
+SYSTEMS = ("reckon", *PEERS)
+PEER_KINDS = frozenset({"estimate", "batch"})
 _DURATION = re.compile(r"^\s*([0-9]*\.?[0-9]+)\s*(us|µs|ms|s)?\s*$")
 
 
@@ -41,6 +44,19 @@ def parse_node_counts(text: str) -> list[int]:
     return sorted(set(counts))
 
 
+def parse_systems(text: str) -> list[str]:
+    """``"reckon,fastapi,ray"`` → the systems in that order; at least two, each once."""
+    names = [x.strip() for x in text.split(",") if x.strip()]
+    unknown = [n for n in names if n not in SYSTEMS]
+    if unknown:
+        raise ValueError(f"bad --compare entry {unknown[0]!r}: expected some of "
+                         f"{','.join(SYSTEMS)}")
+    if len(names) < 2 or len(set(names)) != len(names):
+        raise ValueError("--compare needs at least two different systems, e.g. "
+                         "reckon,fastapi,ray")
+    return names
+
+
 @dataclass(frozen=True)
 class BenchConfig:
     """Everything a run needs, checked."""
@@ -49,6 +65,9 @@ class BenchConfig:
     key: str | None
     node_counts: list[int]
     echo_server: bool
+    peer: str | None
+    peer_workers: int
+    compare: list[str]
     scenario: str
     weights: dict[str, float]
     batch_size: int
@@ -60,7 +79,9 @@ class BenchConfig:
     max_rate: float
     max_steps: int
     p99_s: float
+    also_p99_s: float | None
     max_failure_rate: float
+    confirm: int
     duration: float
     warmup: float
     max_requests: int
@@ -96,7 +117,10 @@ def build_parser() -> argparse.ArgumentParser:
                "  reckon bench --sweep nodes --nodes 1,2 --factor 1.5 --until-p99 10ms\n"
                "  reckon bench --url http://10.0.0.5:8080 --key $KEY --scenario mix "
                "--mix estimate=80,batch=5,actual=10,forecast=5 --rate 500\n"
-               "  reckon bench --echo-server --sweep rate --start 2000 --step 2000",
+               "  reckon bench --echo-server --sweep rate --start 2000 --step 2000\n"
+               "  reckon bench --peer fastapi --sweep rate --start 200 --step 200\n"
+               "  reckon bench --compare reckon,fastapi,ray --sweep rate --start 50 --factor 1.5 "
+               "--until-p99 100ms --also-p99 10ms",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     t = p.add_argument_group("target (one of)")
     t.add_argument("--url", help="a running cluster's plain-HTTP base URL")
@@ -105,6 +129,15 @@ def build_parser() -> argparse.ArgumentParser:
                                    "--sweep nodes); embedded PostgreSQL or $RECKON_DATABASE_URL")
     t.add_argument("--echo-server", action="store_true",
                    help="measure the load generator itself against a trivial local server")
+    t.add_argument("--peer", choices=tuple(PEERS),
+                   help="start a peer (the same estimator served by another architecture, "
+                        "see bench/peers) and measure it")
+    t.add_argument("--compare", metavar="SYSTEMS",
+                   help="run the same sweep against each of these in turn and compare, e.g. "
+                        "reckon,fastapi,ray (reckon: a local cluster with --nodes N, default 1)")
+    t2 = p.add_argument_group("peers")
+    t2.add_argument("--peer-workers", type=int, default=1,
+                    help="Uvicorn workers / Serve replicas of a peer (default 1)")
     s = p.add_argument_group("load")
     s.add_argument("--scenario", choices=SCENARIOS, default="estimate")
     s.add_argument("--mix", default="estimate=80,batch=5,actual=10,forecast=5",
@@ -126,7 +159,12 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--step", type=float, help="add this to the rate each step")
     w.add_argument("--factor", type=float, help="multiply the rate by this each step")
     w.add_argument("--until-p99", default="10ms", help="p99 objective (default 10ms)")
+    w.add_argument("--also-p99", help="a second, stricter p99 objective the report also "
+                                      "evaluates from the same steps")
     w.add_argument("--max-failure-rate", type=float, default=0.001)
+    w.add_argument("--confirm", type=int, default=0, metavar="N",
+                   help="measure a step that breaks the objective up to N more times before "
+                        "stopping (for machines shared with other work; default 0)")
     w.add_argument("--max-steps", type=int, default=12)
     w.add_argument("--max-rate", type=float, default=100_000.0)
     w.add_argument("--max-time", default="1200s", help="bound on the whole run")
@@ -151,12 +189,16 @@ def config_from_args(args: argparse.Namespace, environ: dict[str, str] | None = 
                      ) -> BenchConfig:
     """Check the parsed arguments; raise :class:`UsageError` with a one-line message."""
     env = dict(os.environ) if environ is None else environ
-    targets = sum([args.url is not None, args.nodes is not None, bool(args.echo_server)])
+    targets = sum([args.url is not None, args.nodes is not None and args.compare is None,
+                   bool(args.echo_server), args.peer is not None, args.compare is not None])
     if targets != 1:
         raise UsageError("give exactly one target: --url URL --key KEY, --nodes N, "
-                         "or --echo-server")
+                         "--peer NAME, --compare SYSTEMS or --echo-server")
     try:
+        compare = parse_systems(args.compare) if args.compare is not None else []
         counts = parse_node_counts(args.nodes) if args.nodes is not None else []
+        also_p99 = (parse_duration(args.also_p99, "ms") if args.also_p99 is not None
+                    else None)
         weights = (parse_mix(args.mix) if args.scenario == "mix" else
                    {"noop": 1.0} if args.echo_server else {args.scenario: 1.0})
         p99 = parse_duration(args.until_p99, "ms")
@@ -167,6 +209,29 @@ def config_from_args(args: argparse.Namespace, environ: dict[str, str] | None = 
         max_time = parse_duration(args.max_time, "s")
     except ValueError as e:
         raise UsageError(str(e)) from e
+    if compare and "reckon" in compare and not counts:
+        counts = [1]
+    if compare and counts and "reckon" not in compare:
+        raise UsageError("--nodes sets reckon's node count in --compare; add reckon to the list")
+    if compare and len(counts) > 1:
+        raise UsageError("--compare takes one node count for reckon, e.g. --nodes 1")
+    if compare and args.sweep == "nodes":
+        raise UsageError("--compare runs a rate sweep per system; it takes no --sweep nodes")
+    peers = [n for n in ([args.peer] if args.peer else compare) if n in PEERS]
+    for name in peers:
+        missing = PEERS[name].missing()
+        if missing:
+            raise UsageError(f"the {name} peer needs {', '.join(missing)}: {INSTALL_HINT}")
+    if peers and not set(weights) <= PEER_KINDS:
+        raise UsageError("the peers answer estimates only: use --scenario estimate, batch, or "
+                         "a mix of those two")
+    if not 0 <= args.confirm <= 5:
+        raise UsageError("--confirm must be between 0 and 5")
+    if not 1 <= args.peer_workers <= 64:
+        raise UsageError("--peer-workers must be between 1 and 64")
+    if also_p99 is not None and not 0 < also_p99 < p99:
+        raise UsageError("--also-p99 must be positive and stricter than --until-p99 (which "
+                         "decides when a sweep stops)")
     key = args.key or env.get("RECKON_API_KEY")
     if args.url is not None and not key:
         raise UsageError("--url needs --key KEY (or $RECKON_API_KEY)")
@@ -198,17 +263,20 @@ def config_from_args(args: argparse.Namespace, environ: dict[str, str] | None = 
     if args.echo_server and args.scenario != "estimate":
         raise UsageError("--echo-server measures the generator only; it takes no --scenario")
     step = args.step if args.step is not None or args.factor is not None else args.start
-    name = args.name or (f"{'generator' if args.echo_server else args.scenario}-"
+    prefix = "compare-" if compare else f"{args.peer}-" if args.peer else ""
+    name = args.name or (f"{prefix}{'generator' if args.echo_server else args.scenario}-"
                          f"{time.strftime('%Y%m%d-%H%M%S')}")
     if "/" in name or name in ("", ".", ".."):
         raise UsageError(f"bad --name {name!r}")
     return BenchConfig(
         url=args.url, key=key, node_counts=counts, echo_server=bool(args.echo_server),
+        peer=args.peer, peer_workers=args.peer_workers, compare=compare,
         scenario="noop" if args.echo_server else args.scenario, weights=weights,
         batch_size=args.batch_size, sweep=args.sweep, rate=args.rate, start=args.start,
         step=step if args.factor is None else None, factor=args.factor,
-        max_rate=args.max_rate, max_steps=args.max_steps, p99_s=p99,
-        max_failure_rate=args.max_failure_rate, duration=duration, warmup=warmup,
+        max_rate=args.max_rate, max_steps=args.max_steps, p99_s=p99, also_p99_s=also_p99,
+        max_failure_rate=args.max_failure_rate, confirm=args.confirm, duration=duration,
+        warmup=warmup,
         max_requests=args.max_requests, arrivals=args.arrivals, seed=args.seed,
         connections=args.connections, start_timeout=start_timeout,
         request_timeout=request_timeout, max_time=max_time, name=name,

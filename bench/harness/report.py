@@ -11,20 +11,25 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from bench.harness.capacity import CapacityAnswer
+from bench.harness.comparison import Comparison, ratio_text
 from bench.harness.machine import Machine
 from bench.harness.sweep import Objective, SweepResult, scaling_efficiency
 
 LATENCY_PNG = "latency_vs_offered_load.png"
 NODES_PNG = "throughput_vs_nodes.png"
+COMPARE_PNG = "p99_vs_offered_load_by_system.png"
+SYSTEM_COLOURS = {"reckon": "C0", "fastapi": "C1", "ray": "C2"}  # the same in every report
 
 
 @dataclass(frozen=True)
 class SweepRecord:
-    """One rate sweep against one target; ``nodes`` is None when the count is unknown."""
+    """One rate sweep against one target; ``nodes`` is None when the count is unknown;
+    ``system`` names what was measured in a comparison (``reckon`` or a peer)."""
 
     label: str
     nodes: int | None
     result: SweepResult
+    system: str | None = None
 
 
 @dataclass
@@ -42,6 +47,7 @@ class ReportData:
     units: str | None = None  # e.g. "estimates" for batches
     settings: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    comparison: Comparison | None = None
 
     def sustainable_by_nodes(self) -> dict[int, float]:
         """Sustainable throughput per known node count."""
@@ -49,14 +55,45 @@ class ReportData:
 
 
 def _steps_table(record: SweepRecord, units: str | None) -> list[str]:
+    retried = any(s.tries > 1 for s in record.result.steps)
     head = "| offered/s | achieved/s |" + (f" {units}/s |" if units else "") + \
-        " p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | failures |"
+        " p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | failures |" + \
+        (" tries |" if retried else "")
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for s in record.result.steps:
         extra = f" {s.units_rate:,.0f} |" if units else ""
         lines.append(f"| {s.offered:,.0f} | {s.achieved:,.0f} |{extra} {s.p50_ms:.2f} | "
                      f"{s.p90_ms:.2f} | {s.p99_ms:.2f} | {s.p999_ms:.2f} | {s.max_ms:.2f} | "
-                     f"{s.failures}/{s.scheduled} |")
+                     f"{s.failures}/{s.scheduled} |" + (f" {s.tries} |" if retried else ""))
+    return lines
+
+
+def _comparison_section(c: Comparison) -> list[str]:
+    base = c.baseline
+    head = "| system |"
+    for p in c.objectives:
+        head += f" ops/s at p99 ≤ {p:g} ms | p99 there (ms) |"
+        head += f" {base} ÷ system |" if base else ""
+    head += " lowest p99 (ms) | at offered/s |"
+    lines = ["## Comparison", "", head, "|" + "---|" * (head.count("|") - 1)]
+    for low in c.lowest:
+        row = f"| {low.label} |"
+        for p in c.objectives:
+            s = next(x for x in c.under(p) if x.label == low.label)
+            p99 = f"{s.p99_ms:.2f}" if s.p99_ms is not None else "—"
+            row += f" {s.shown_rate} | {p99} |"
+            if base:
+                base_s = next(x for x in c.under(p) if x.label == base)
+                row += (" 1.0x |" if s.label == base and s.rate > 0 else
+                        f" {ratio_text(s, base_s)} |" if s.ratio is not None else " n/a |")
+        lines.append(row + f" {low.p99_ms:.2f} | {low.offered:,.0f} |")
+    lines += ["", "Each system ran the same sweep (same offered rates, requests, generator and "
+              "machine), one after the other. Sustainable: the highest achieved rate before the "
+              "first step that broke that objective; 0 when the first step broke it, ≥ when no "
+              "step did (the capacity is at least that)."
+              + (f" {base} ÷ system is {base}'s sustainable throughput over the system's; "
+                 "n/a where either sustained no step." if base else ""), "",
+              f"![p99 against offered load, by system]({COMPARE_PNG})", ""]
     return lines
 
 
@@ -69,20 +106,32 @@ def render_markdown(data: ReportData) -> str:
     out += ["## Answer", ""]
     if data.capacity is not None:
         out.append(data.capacity.sentence())
-    else:
+    if data.comparison is not None:
+        out += [data.comparison.sentence(p) for p in data.comparison.objectives]
+        out += ["", *_comparison_section(data.comparison)]
+    elif data.capacity is None:
         out.append("No capacity answer: no node count sustained the objective, or the node "
                    "count of the target is unknown.")
     out += ["", "## Machine", "",
             f"- CPU: {m.cpu_model}, {m.cores} usable cores",
             f"- memory: {m.memory_gib:.1f} GiB", f"- {m.python} on {m.system}",
-            "- packages: " + ", ".join(f"{k} {v}" for k, v in m.packages.items()), ""]
+            "- packages: " + ", ".join(f"{k} {v}" for k, v in m.packages.items()),
+            "- load average when the run ended (1, 5, 15 min): "
+            + ", ".join(f"{x:.2f}" for x in m.load_average)
+            + " (this run's own processes included)", ""]
     obj = data.objective
     out += ["## Objective and settings", "",
             f"A step is sustainable when p99 ≤ {obj.p99_ms:g} ms, at most "
             f"{obj.max_failure_rate:.1%} of operations fail (non-2xx, errors, timeouts, "
             f"drops) and achieved throughput is at least {obj.min_achieved:.0%} of offered. "
             "Latency runs from each operation's scheduled send time (open loop), so queueing "
-            "in the generator and the connection pool counts.", ""]
+            "in the generator and the connection pool counts."
+            + (" The comparison also evaluates "
+               + ", ".join(f"p99 ≤ {p:g} ms" for p in data.comparison.objectives
+                           if p != obj.p99_ms)
+               + " from the same steps (the sweep stops only when the objective above breaks)."
+               if data.comparison is not None and len(data.comparison.objectives) > 1 else ""),
+            ""]
     out += [f"- {k}: {v}" for k, v in data.settings.items()]
     out.append("")
     for record in data.sweeps:
@@ -146,6 +195,42 @@ def plot_latency(data: ReportData, path: Path) -> None:
     plt.close(fig)
 
 
+def plot_comparison(data: ReportData, path: Path) -> None:
+    """p99 against offered load, one line per system, with each objective."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import NullFormatter, ScalarFormatter
+
+    fig, ax = plt.subplots(figsize=(8, 5))
+    offered = [s.offered for r in data.sweeps for s in r.result.steps]
+    for i, record in enumerate(data.sweeps):
+        steps = record.result.steps
+        color = SYSTEM_COLOURS.get(record.system or "", f"C{i + len(SYSTEM_COLOURS)}")
+        ax.plot([s.offered for s in steps], [max(s.p99_ms, 1e-3) for s in steps], "-",
+                marker="o", markersize=4, color=color, label=record.label)
+    objectives = data.comparison.objectives if data.comparison else [data.objective.p99_ms]
+    for j, p in enumerate(sorted(objectives)):
+        ax.axhline(p, color="red", linewidth=0.8, linestyle=("-", "--", ":")[j % 3],
+                   label=f"p99 objective {p:g} ms")
+    if offered and max(offered) > 10 * min(offered):
+        ax.set_xscale("log")
+        ax.xaxis.set_major_formatter(ScalarFormatter())
+        ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.set_xticks([x for x in (10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000)
+                       if min(offered) / 1.5 <= x <= max(offered) * 1.5])
+    ax.set_yscale("log")
+    ax.set_xlabel("offered load (operations/s)")
+    ax.set_ylabel("p99 latency from scheduled send (ms)")
+    ax.set_title(f"{data.scenario}: p99 against offered load, by system")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def plot_nodes(data: ReportData, path: Path) -> None:
     """Sustainable throughput against node count, with the linear-scaling line."""
     import matplotlib
@@ -175,8 +260,10 @@ def write_report(data: ReportData, results_dir: Path) -> Path:
     out = results_dir / data.name
     out.mkdir(parents=True, exist_ok=True)
     plot_latency(data, out / LATENCY_PNG)
-    if len(data.sustainable_by_nodes()) > 1:
+    if len(data.sustainable_by_nodes()) > 1 and data.comparison is None:
         plot_nodes(data, out / NODES_PNG)
+    if data.comparison is not None:
+        plot_comparison(data, out / COMPARE_PNG)
     (out / "results.json").write_text(json.dumps(asdict(data), indent=2, default=str) + "\n")
     path = out / "report.md"
     path.write_text(render_markdown(data) + "\n", encoding="utf-8")

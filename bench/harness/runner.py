@@ -1,5 +1,5 @@
-"""Runs the measurements a configuration asks for: one step, a rate sweep, or one rate sweep
-per node count, each against its target."""
+"""Runs the measurements a configuration asks for: one step, a rate sweep, one rate sweep per
+node count, or one rate sweep per compared system, each against its target."""
 
 from __future__ import annotations
 
@@ -23,7 +23,9 @@ from bench.harness.targets import (
     parse_url,
     started_cluster,
     started_echo_server,
+    started_peer,
 )
+from bench.peers import PEERS
 
 
 def to_step(result: RunResult) -> Step:
@@ -75,13 +77,15 @@ class Runner:
         if c.warmup > 0:
             self.run_step(c.rate or c.start, c.warmup, "warm-up")
             self.progress.finish()
-        result = rate_sweep(self.measure, self._until_deadline(rates), objective)
+        result = rate_sweep(self.measure, self._until_deadline(rates), objective,
+                            c.confirm)
         if time.monotonic() >= self.deadline and result.broken_by is None:
             result.broken_by = "stopped at the --max-time bound before the objective broke"
         return result
 
     def _until_deadline(self, rates: Iterator[float]) -> Iterator[float]:
-        worst = self.config.duration + self.config.start_timeout + self.config.request_timeout
+        c = self.config
+        worst = (c.duration + c.start_timeout + c.request_timeout) * (1 + c.confirm)
         for rate in rates:
             if time.monotonic() + worst > self.deadline:
                 return
@@ -96,10 +100,11 @@ def _scenario(config: BenchConfig, endpoint: Endpoint) -> Scenario:
 def _sweep_endpoint(config: BenchConfig, endpoint: Endpoint, label: str,
                     progress: ProgressBar, deadline: float) -> SweepResult:
     scenario = _scenario(config, endpoint)
-    if config.prepare and scenario.needs_history:
+    if config.prepare and scenario.needs_history and not endpoint.seeded:
         progress.finish(f"{label}: importing the demo history")
         scenario.prepare(endpoint.url)
-    progress.finish(f"{label}: {endpoint.description}")
+    described = endpoint.description
+    progress.finish(described if described.startswith(label) else f"{label}: {described}")
     return Runner(config, endpoint, scenario, progress, deadline).sweep()
 
 
@@ -109,6 +114,37 @@ def _admin_postgres() -> Iterator[tuple[str, ExitStack]]:
         tmp = stack.enter_context(scratch_dir())
         admin = stack.enter_context(postgres(tmp))
         yield admin, stack
+
+
+@contextmanager
+def _reckon_cluster(nodes: int) -> Iterator[Endpoint]:
+    with _admin_postgres() as (admin, stack):
+        workdir = stack.enter_context(scratch_dir())
+        with started_cluster(admin, nodes, workdir) as endpoint:
+            yield endpoint
+
+
+def _compare(config: BenchConfig, progress: ProgressBar, deadline: float
+             ) -> tuple[list[SweepRecord], str]:
+    """The same sweep against each system of ``--compare`` in turn, each started alone (its
+    database too) and stopped before the next starts."""
+    records, described = [], []
+    for system in config.compare:
+        nodes: int | None = None
+        if system == "reckon":
+            nodes = config.node_counts[0]
+            label = f"reckon ({nodes} node{'s' if nodes != 1 else ''})"
+            target = _reckon_cluster(nodes)
+        else:
+            label, target = PEERS[system].label, started_peer(system, config.peer_workers)
+        with target as endpoint:
+            result = _sweep_endpoint(config, endpoint, label, progress, deadline)
+        described.append(f"{label}: {endpoint.description}")
+        records.append(SweepRecord(label, nodes, result, system))
+        if time.monotonic() >= deadline:
+            break
+    return records, ("each system started in turn by the command, alone on this machine with "
+                     "the load generator — " + "; ".join(described))
 
 
 def run_all(config: BenchConfig, progress: ProgressBar) -> tuple[list[SweepRecord], str]:
@@ -126,6 +162,13 @@ def run_all(config: BenchConfig, progress: ProgressBar) -> tuple[list[SweepRecor
         label = f"{config.url} ({nodes} live nodes)" if nodes else config.url
         result = _sweep_endpoint(config, endpoint, label, progress, deadline)
         return [SweepRecord(label, nodes, result)], endpoint.description
+    if config.peer is not None:
+        label = PEERS[config.peer].label
+        with started_peer(config.peer, config.peer_workers) as endpoint:
+            result = _sweep_endpoint(config, endpoint, label, progress, deadline)
+            return [SweepRecord(label, None, result, config.peer)], endpoint.description
+    if config.compare:
+        return _compare(config, progress, deadline)
     if config.echo_server:
         with started_echo_server() as endpoint:
             result = _sweep_endpoint(config, endpoint, "echo server", progress, deadline)

@@ -10,11 +10,11 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass, field
-from importlib import resources
 
 import httpx
 import numpy as np
 
+from bench.harness.history import history_csv
 from bench.harness.openloop import Operation
 from bench.loadgen import build_request
 
@@ -166,9 +166,8 @@ class Scenario:
         """
         if not self.needs_history:
             return
-        csv = resources.files("coordinator.demo_data").joinpath("desharnais.csv").read_bytes()
         try:
-            r = httpx.post(base_url + "/v1/items", content=csv, timeout=timeout,
+            r = httpx.post(base_url + "/v1/items", content=history_csv(), timeout=timeout,
                            headers={"Authorization": f"Bearer {self.key}",
                                     "Content-Type": "text/csv"})
         except httpx.HTTPError as e:

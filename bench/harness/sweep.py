@@ -9,7 +9,7 @@ rate of the last passing step before the first failing one.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 
 @dataclass(frozen=True)
@@ -35,6 +35,7 @@ class Step:
     max_ms: float
     scheduled: int
     failures: int
+    tries: int = 1  # measurements at this rate (more than 1 when a break was re-measured)
 
     @property
     def failure_rate(self) -> float:
@@ -89,19 +90,42 @@ class SweepResult:
 
 
 def rate_sweep(measure: Callable[[float], Step], rates: Iterator[float],
-               objective: Objective) -> SweepResult:
-    """Measure each rate in turn until one breaks ``objective``; bounded by ``rates``."""
+               objective: Objective, confirm: int = 0) -> SweepResult:
+    """Measure each rate in turn until one breaks ``objective``; bounded by ``rates``.
+
+    A step that breaks it is measured again up to ``confirm`` times (a machine shared with
+    other work has latency spikes of its own); the sweep stops only when every try breaks
+    it. The last try is the step recorded, with its number of tries.
+    """
     result = SweepResult()
     for rate in rates:
         step = measure(rate)
-        result.steps.append(step)
         reason = verdict(step, objective)
+        tries = 1
+        while reason is not None and tries <= confirm:
+            step = measure(rate)
+            reason = verdict(step, objective)
+            tries += 1
+        step = replace(step, tries=tries)
+        result.steps.append(step)
         if reason is not None:
-            result.broken_by = f"at {rate:.0f}/s offered: {reason}"
+            result.broken_by = f"at {rate:.0f}/s offered: {reason}" + (
+                f" ({tries} tries)" if tries > 1 else "")
             return result
         result.sustainable = step
     result.broken_by = None  # never broke: the capacity is at least the last step
     return result
+
+
+def sustainable_under(steps: list[Step], objective: Objective) -> Step | None:
+    """The last step of the leading run of steps that pass ``objective`` (what a sweep
+    stopping at ``objective`` would have called sustainable), or None."""
+    best = None
+    for step in steps:
+        if verdict(step, objective) is not None:
+            break
+        best = step
+    return best
 
 
 def scaling_efficiency(throughput: dict[int, float]) -> dict[int, float]:

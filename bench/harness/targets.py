@@ -1,23 +1,29 @@
-"""Where the load goes: a running cluster named by URL, a cluster started for the run, or the
-echo server (to measure the generator itself).
+"""Where the load goes: a running cluster named by URL, a cluster started for the run, a peer
+(the same estimator served by another architecture, see :mod:`bench.peers`), or the echo
+server (to measure the generator itself).
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import secrets
+import signal
 import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 from urllib.parse import urlsplit
 
 import httpx
 
 from bench.cluster_setup import free_port, prepare_database
+from bench.peers import PEERS, remove_dir
 from coordinator.launcher import LocalCluster, LocalClusterSpec
 
 
@@ -27,11 +33,13 @@ class TargetError(Exception):
 
 @dataclass(frozen=True)
 class Endpoint:
-    """A plain-HTTP base URL and the API key to use there."""
+    """A plain-HTTP base URL and the API key to use there; ``seeded`` when the target already
+    holds the benchmark history (a peer trains on it when it starts)."""
 
     url: str
     key: str
     description: str
+    seeded: bool = False
 
     @property
     def host(self) -> str:
@@ -110,28 +118,96 @@ def started_cluster(admin_url: str, nodes: int, workdir: Path,
         cluster.stop()
 
 
+def _stop(proc: subprocess.Popen[bytes], grace: float) -> None:
+    """SIGTERM, ``grace`` seconds to exit, then SIGKILL; finally SIGKILL whatever is left of
+    the process group the server was started in (its own session)."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _last_line(log: IO[bytes]) -> str:
+    log.seek(0)
+    lines = [x for x in log.read().decode(errors="replace").splitlines() if x.strip()]
+    return lines[-1].strip()[:300] if lines else "no output"
+
+
+@contextmanager
+def server_process(argv: list[str], ready: Callable[[], bool], what: str, timeout: float,
+                   grace: float = 5.0, env: dict[str, str] | None = None
+                   ) -> Iterator[subprocess.Popen[bytes]]:
+    """Run a server as a subprocess in its own session (so a Ctrl-C reaches only the
+    harness, which then stops it), its output to a temporary log, until ``ready()`` answers
+    True; yield it, and stop it on exit, also on error or interrupt. Raises
+    :class:`TargetError` when it exits or is not ready within ``timeout`` seconds."""
+    with tempfile.TemporaryFile() as log:
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log,
+                                stderr=subprocess.STDOUT, start_new_session=True,
+                                env={**os.environ, **(env or {})})
+        try:
+            deadline = time.monotonic() + timeout
+            while not ready():
+                if proc.poll() is not None:
+                    raise TargetError(f"{what} exited with status {proc.returncode} while "
+                                      f"starting: {_last_line(log)}")
+                if time.monotonic() > deadline:
+                    raise TargetError(f"{what} was not ready within {timeout:g} s: "
+                                      f"{_last_line(log)}")
+                time.sleep(0.2)
+            yield proc
+        finally:
+            _stop(proc, grace)
+
+
+def _answers(method: str, url: str) -> Callable[[], bool]:
+    def ready() -> bool:
+        try:
+            return httpx.request(method, url, timeout=1.0).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    return ready
+
+
+@contextmanager
+def started_peer(name: str, workers: int = 1) -> Iterator[Endpoint]:
+    """A peer from :data:`bench.peers.PEERS` on a free loopback port with a fresh key,
+    trained on the benchmark history; stopped on exit, also on error or interrupt (a Ray
+    peer shuts its Ray instance down). Raises :class:`TargetError` when a package it needs
+    is missing or it does not start."""
+    peer = PEERS[name]
+    if peer.missing():
+        raise TargetError(f"--peer {name} needs {', '.join(peer.missing())}: "
+                          "install the peers extra: pip install '.[peers]'")
+    port, key = free_port(), secrets.token_hex(16)
+    url = f"http://127.0.0.1:{port}"
+    # Short (it may hold unix sockets), and removed here even when the peer is killed.
+    scratch = tempfile.mkdtemp(prefix=f"rk{name}") if peer.scratch_flag else None
+    try:
+        with server_process(peer.argv(sys.executable, port, workers, scratch),
+                            _answers("GET", url + "/health"), f"the {peer.label} peer",
+                            peer.start_timeout, grace=60.0, env={"RECKON_PEER_KEY": key}):
+            yield Endpoint(url, key, peer.describe(workers), seeded=True)
+    finally:
+        if scratch is not None:
+            remove_dir(scratch)
+
+
+
 @contextmanager
 def started_echo_server(timeout: float = 10.0) -> Iterator[Endpoint]:
     """The echo server in its own process on a free loopback port."""
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "bench.harness.echo_server", "--port",
-                             str(port)], stdin=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                httpx.post(f"http://127.0.0.1:{port}/", timeout=1.0)
-                break
-            except httpx.HTTPError as e:
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    raise TargetError(f"the echo server did not start: {e}") from e
-                time.sleep(0.1)
+    argv = [sys.executable, "-m", "bench.harness.echo_server", "--port", str(port)]
+    with server_process(argv, _answers("POST", f"http://127.0.0.1:{port}/"), "the echo server",
+                        timeout):
         yield Endpoint(f"http://127.0.0.1:{port}", "", "echo server (answers {} at once), "
                                                       "its own process")
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()

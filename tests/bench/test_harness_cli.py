@@ -26,12 +26,56 @@ from bench.harness.scenarios import Scenario, parse_mix
     (["--nodes", "1", "--rate", "-5"], "--rate must be positive"),
     (["--nodes", "1", "--rate", "5", "--bogus"], "unrecognized"),
     (["--url", "ftp://127.0.0.1:9", "--key", "k", "--rate", "5"], "http://"),
+    (["--peer", "fastapi", "--nodes", "1", "--rate", "5"], "exactly one target"),
+    (["--peer", "fastapi", "--echo-server", "--rate", "5"], "exactly one target"),
+    (["--compare", "reckon,fastapi", "--peer", "ray", "--rate", "5"], "exactly one target"),
+    (["--peer", "nginx", "--rate", "5"], "invalid choice"),
+    (["--compare", "reckon", "--rate", "5"], "at least two"),
+    (["--compare", "reckon,reckon", "--rate", "5"], "at least two"),
+    (["--compare", "reckon,django", "--rate", "5"], "bad --compare entry"),
+    (["--compare", "fastapi,ray", "--nodes", "1", "--rate", "5"], "add reckon"),
+    (["--compare", "reckon,fastapi", "--nodes", "1,2", "--sweep", "nodes"], "one node count"),
+    (["--peer", "fastapi", "--rate", "5", "--scenario", "actual"], "estimates only"),
+    (["--peer", "fastapi", "--rate", "5", "--peer-workers", "0"], "--peer-workers"),
+    (["--nodes", "1", "--sweep", "rate", "--also-p99", "20ms"], "stricter"),
 ])
 def test_bad_arguments_exit_2_with_one_line(argv: list[str], message: str,
                                             capsys: pytest.CaptureFixture[str]) -> None:
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_a_missing_peer_package_exits_2_with_the_install_hint(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "ray" else real(name, *a))
+    for argv in (["--peer", "ray", "--rate", "5"],
+                 ["--compare", "reckon,fastapi,ray", "--sweep", "rate"]):
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "Traceback" not in err
+        assert "install the peers extra: pip install '.[peers]'" in err and "ray" in err
+
+
+def test_compare_and_peer_configurations() -> None:
+    from bench.harness.options import BenchConfig, build_parser, config_from_args
+
+    def config(*argv: str) -> BenchConfig:
+        return config_from_args(build_parser().parse_args(list(argv)), environ={})
+
+    c = config("--compare", "reckon,fastapi", "--sweep", "rate", "--until-p99", "100ms",
+               "--also-p99", "10ms")
+    assert c.compare == ["reckon", "fastapi"] and c.node_counts == [1]
+    assert c.also_p99_s == pytest.approx(0.01) and c.name.startswith("compare-estimate-")
+    c = config("--compare", "fastapi,reckon", "--nodes", "2", "--rate", "5",
+               "--scenario", "batch")
+    assert c.compare == ["fastapi", "reckon"] and c.node_counts == [2]
+    c = config("--peer", "fastapi", "--rate", "5", "--peer-workers", "2")
+    assert c.peer == "fastapi" and c.peer_workers == 2 and c.name.startswith("fastapi-")
 
 
 def test_unreachable_url_exits_2(capsys: pytest.CaptureFixture[str]) -> None:

@@ -5,9 +5,19 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from bench.harness.capacity import capacity_for
+from bench.harness.comparison import compare_systems
 from bench.harness.machine import describe_machine
-from bench.harness.report import LATENCY_PNG, NODES_PNG, ReportData, SweepRecord, write_report
+from bench.harness.report import (
+    COMPARE_PNG,
+    LATENCY_PNG,
+    NODES_PNG,
+    ReportData,
+    SweepRecord,
+    write_report,
+)
 from bench.harness.sweep import Objective, rate_steps, rate_sweep
 from tests.bench.test_harness_sweep import synthetic
 
@@ -36,3 +46,47 @@ def test_report_has_markdown_plots_and_json(tmp_path: Path) -> None:
     for png in (LATENCY_PNG, NODES_PNG):
         assert (tmp_path / "unit" / png).read_bytes()[:8] == PNG
     assert json.loads((tmp_path / "unit" / "results.json").read_text())["name"] == "unit"
+
+
+def test_comparison_report_renders_from_synthetic_results(tmp_path: Path) -> None:
+    objectives = [Objective(10.0), Objective(100.0)]
+    capacities = {"reckon": 2000.0, "fastapi": 800.0, "ray": 58.0}
+    labels = {"reckon": "reckon (1 node)", "fastapi": "FastAPI + Uvicorn", "ray": "Ray Serve"}
+    records = [SweepRecord(labels[s], 1 if s == "reckon" else None,
+                           rate_sweep(synthetic(c), rate_steps(50, factor=1.5, max_steps=12),
+                                      objectives[1]), s) for s, c in capacities.items()]
+    comparison = compare_systems(records, objectives)
+    assert comparison.baseline == "reckon (1 node)"
+    at10 = {s.label: s for s in comparison.under(10.0)}
+    assert at10["Ray Serve"].rate == 0 and at10["Ray Serve"].ratio is None
+    fast = at10["FastAPI + Uvicorn"]
+    assert fast.ratio == pytest.approx(at10["reckon (1 node)"].rate / fast.rate)
+    at100 = {s.label: s for s in comparison.under(100.0)}
+    assert at100["Ray Serve"].rate > 0 and at100["Ray Serve"].ratio > 5
+    data = ReportData(
+        name="cmp", command="reckon bench --compare reckon,fastapi,ray", machine=describe_machine(),
+        scenario="estimate", target="synthetic", objective=objectives[1], sweeps=records,
+        comparison=comparison)
+    text = write_report(data, tmp_path).read_text()
+    assert "## Comparison" in text and "reckon (1 node) ÷ system" in text
+    assert "| Ray Serve | 0 | — | n/a |" in text
+    assert f"{fast.ratio:.1f}x" in text
+    assert "At p99 ≤ 10 ms" in text and "Ray Serve: no step met it" in text
+    assert (tmp_path / "cmp" / COMPARE_PNG).read_bytes()[:8] == PNG
+    saved = json.loads((tmp_path / "cmp" / "results.json").read_text())
+    assert saved["comparison"]["objectives"] == [10.0, 100.0]
+
+
+def test_comparison_marks_a_capacity_that_never_broke_as_a_lower_bound() -> None:
+    objective = Objective(10.0)
+    records = [SweepRecord("reckon (1 node)", 1,
+                           rate_sweep(synthetic(500), rate_steps(100, step=100), objective),
+                           "reckon"),
+               SweepRecord("FastAPI + Uvicorn", None,
+                           rate_sweep(synthetic(1e6), rate_steps(100, step=100, max_steps=3),
+                                      objective), "fastapi")]
+    comparison = compare_systems(records, [objective])
+    reckon, fast = comparison.under(10.0)
+    assert not reckon.at_least and fast.at_least and fast.rate == 300
+    assert "FastAPI + Uvicorn: ≥300 ops/s" in comparison.sentence(10.0)
+    assert f"≤{fast.ratio:.1f}x" in comparison.sentence(10.0)

@@ -77,3 +77,23 @@ def test_capacity_measured_and_extrapolated() -> None:
     assert far.per_node_rate == 900 and (far.nodes, far.servers) == (10, 5)
     assert "extrapolated" in far.sentence() and "5 servers" in far.sentence()
     assert capacity_for(100, 10, {1: 0.0}, 2) is None
+
+
+def test_confirm_re_measures_a_break_before_stopping() -> None:
+    objective = Objective(10.0)
+    calls: list[float] = []
+    spikes = {400: 1, 600: 9}  # tries at this rate that spike before a clean one
+
+    def noisy(rate: float) -> Step:
+        calls.append(rate)
+        spiky = calls.count(rate) <= spikes.get(int(rate), 0)
+        p99 = 50.0 if spiky else 2.0
+        return Step(rate, rate, rate, 1, 1, p99, p99, p99, 100, 0)
+
+    plain = rate_sweep(noisy, rate_steps(200, step=200, max_steps=4), objective)
+    assert [s.offered for s in plain.steps] == [200, 400] and plain.sustainable_rate == 200
+    calls.clear()
+    confirmed = rate_sweep(noisy, rate_steps(200, step=200, max_steps=4), objective, confirm=2)
+    assert calls == [200, 400, 400, 600, 600, 600]
+    assert [(s.offered, s.tries) for s in confirmed.steps] == [(200, 1), (400, 2), (600, 3)]
+    assert confirmed.sustainable_rate == 400 and "(3 tries)" in (confirmed.broken_by or "")
