@@ -13,6 +13,7 @@ from hypercorn.asyncio import serve as hypercorn_serve
 from hypercorn.config import Config as HypercornConfig
 
 from actors import ActorSystem, Transport
+from actors.heap import freeze_startup_objects
 from actors.system import ActorFactory
 from coordinator.app import build_app
 from coordinator.auth import KeyVerifier
@@ -104,9 +105,10 @@ async def serve(
             if embedded_actors is not None:
                 tg.start_soon(_beat_self, membership, system.address,
                               config.heartbeat_timeout / 4)
-            log.info("coordinator started id=%s http=%s:%d listen=%s replication=%d",
-                     config.coordinator_id, config.http_host, config.http_port, config.listen,
-                     config.replication)
+            frozen = freeze_startup_objects()
+            log.info("coordinator started id=%s http=%s:%d listen=%s replication=%d "
+                     "frozen_objects=%d", config.coordinator_id, config.http_host,
+                     config.http_port, config.listen, config.replication, frozen)
             await hypercorn_serve(app, hc, shutdown_trigger=shutdown.wait)  # type: ignore[arg-type]
             log.info("http stopped; flushing")
             tg.cancel_scope.cancel()

@@ -12,6 +12,7 @@ import sys
 import trio
 
 from actors import ActorSystem, Transport
+from actors.heap import freeze_startup_objects
 from actors.logfmt import configure_logging
 from node.agent import ESTIMATOR_PREFIX, NodeAgent
 from node.config import NodeConfig
@@ -93,7 +94,8 @@ async def serve(config: NodeConfig) -> None:
         return None
 
     seconds = warm_up()
-    log.info("kernels ready seconds=%.2f", seconds)
+    frozen = freeze_startup_objects()
+    log.info("kernels ready seconds=%.2f frozen_objects=%d", seconds, frozen)
     system = ActorSystem(Transport(config.listen, config.cluster_secret, config.transport),
                          spawn_missing=spawn_missing)
     agent = NodeAgent(system, config)
