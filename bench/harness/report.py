@@ -68,6 +68,20 @@ def _steps_table(record: SweepRecord, units: str | None) -> list[str]:
     return lines
 
 
+def _kinds_table(record: SweepRecord) -> list[str]:
+    """Per operation kind latency of each step of a mixed load (empty for one kind)."""
+    steps = [s for s in record.result.steps if s.by_kind]
+    if not steps:
+        return []
+    lines = ["", "Per operation kind (latency from the scheduled send time):", "",
+             "| offered/s | kind | ok | failed | p50 ms | p99 ms |", "|---|---|---|---|---|---|"]
+    for s in steps:
+        for kind, k in s.by_kind.items():
+            lines.append(f"| {s.offered:,.0f} | {kind} | {k.ok} | {k.failed} | "
+                         f"{k.p50_ms:.2f} | {k.p99_ms:.2f} |")
+    return lines
+
+
 def _comparison_section(c: Comparison) -> list[str]:
     base = c.baseline
     head = "| system |"
@@ -138,6 +152,7 @@ def render_markdown(data: ReportData) -> str:
         r = record.result
         out += [f"## Rate sweep: {record.label}", ""]
         out += _steps_table(record, data.units)
+        out += _kinds_table(record)
         out.append("")
         if r.sustainable is not None:
             s = r.sustainable

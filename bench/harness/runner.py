@@ -15,7 +15,14 @@ from bench.harness.options import BenchConfig
 from bench.harness.progress import ProgressBar
 from bench.harness.report import SweepRecord
 from bench.harness.scenarios import Scenario
-from bench.harness.sweep import Objective, Step, SweepResult, rate_steps, rate_sweep
+from bench.harness.sweep import (
+    KindLatency,
+    Objective,
+    Step,
+    SweepResult,
+    rate_steps,
+    rate_sweep,
+)
 from bench.harness.targets import (
     Endpoint,
     check_reachable,
@@ -31,10 +38,15 @@ from bench.peers import PEERS
 def to_step(result: RunResult) -> Step:
     """Reduce an open-loop run to a sweep step."""
     s = result.latency.summary()
+    by_kind = {}
+    if len(result.kinds) > 1:
+        for kind, stats in sorted(result.kinds.items()):
+            k = stats.latency.summary()
+            by_kind[kind] = KindLatency(stats.ok, stats.failed, k.p50_ms, k.p99_ms)
     return Step(offered=result.offered_rate, achieved=result.achieved_rate,
                 units_rate=result.units_rate, p50_ms=s.p50_ms, p90_ms=s.p90_ms,
                 p99_ms=s.p99_ms, p999_ms=s.p999_ms, max_ms=s.max_ms,
-                scheduled=result.scheduled, failures=result.failures)
+                scheduled=result.scheduled, failures=result.failures, by_kind=by_kind)
 
 
 @dataclass

@@ -22,6 +22,16 @@ class Objective:
 
 
 @dataclass(frozen=True)
+class KindLatency:
+    """One operation kind's share of a step (mixed loads)."""
+
+    ok: int
+    failed: int
+    p50_ms: float
+    p99_ms: float
+
+
+@dataclass(frozen=True)
 class Step:
     """One measured step, reduced to what the sweep and the report need."""
 
@@ -36,6 +46,7 @@ class Step:
     scheduled: int
     failures: int
     tries: int = 1  # measurements at this rate (more than 1 when a break was re-measured)
+    by_kind: dict[str, KindLatency] = field(default_factory=dict)  # when more than one kind
 
     @property
     def failure_rate(self) -> float:

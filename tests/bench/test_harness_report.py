@@ -90,3 +90,43 @@ def test_comparison_marks_a_capacity_that_never_broke_as_a_lower_bound() -> None
     assert not reckon.at_least and fast.at_least and fast.rate == 300
     assert "FastAPI + Uvicorn: ≥300 ops/s" in comparison.sentence(10.0)
     assert f"≤{fast.ratio:.1f}x" in comparison.sentence(10.0)
+
+
+def test_a_mixed_load_reports_latency_per_operation_kind(tmp_path: Path) -> None:
+    import asyncio
+
+    from bench.cluster_setup import free_port
+    from bench.harness.echo_server import EchoServer
+    from bench.harness.openloop import Operation, PoolConfig, Schedule, run_open_loop
+    from bench.harness.runner import to_step
+    from bench.harness.sweep import SweepResult
+    from bench.loadgen import build_request
+
+    async def mixed() -> object:
+        server = EchoServer(delay=0.0)
+        port = free_port()
+        started = asyncio.Event()
+        async with asyncio.TaskGroup() as tg:
+            serving = tg.create_task(server.serve(port, started))
+            await asyncio.wait_for(started.wait(), 5)
+            request = build_request("127.0.0.1", port, "/", b"{}", {})
+            ops = [Operation("estimate", (request,)), Operation("batch", (request,), 50)]
+            result = await run_open_loop("127.0.0.1", port, lambda i: ops[i % 3 == 0],
+                                         Schedule(300, 1.0, 1000), PoolConfig(connections=4))
+            serving.cancel()
+        return result
+
+    step = to_step(asyncio.run(mixed()))  # type: ignore[arg-type]
+    assert set(step.by_kind) == {"batch", "estimate"}
+    assert step.by_kind["batch"].ok == 100 and step.by_kind["estimate"].ok == 200
+    assert 0 < step.by_kind["estimate"].p50_ms <= step.by_kind["estimate"].p99_ms
+    objective = Objective(1000.0)
+    record = SweepRecord("mix", None, SweepResult([step], step, None))
+    data = ReportData(name="mix", command="reckon bench --scenario mix", machine=describe_machine(),
+                      scenario="mix(estimate=67,batch=33)", target="echo", objective=objective,
+                      sweeps=[record])
+    text = write_report(data, tmp_path).read_text()
+    assert "Per operation kind" in text
+    assert "| 300 | batch | 100 | 0 |" in text and "| 300 | estimate | 200 | 0 |" in text
+    saved = json.loads((tmp_path / "mix" / "results.json").read_text())
+    assert saved["sweeps"][0]["result"]["steps"][0]["by_kind"]["batch"]["ok"] == 100
