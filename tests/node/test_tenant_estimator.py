@@ -8,7 +8,7 @@ import anyio
 import numpy as np
 import pytest
 
-from actors import Actor, ActorSystem, RemoteError, Transport, handles
+from actors import Actor, ActorRef, ActorSystem, RemoteError, Transport, handles
 from actors.messages import EstimateReply, EstimateRequest, FetchEvents, TenantEvents
 from node.config import NodeConfig
 from node.tenant_estimator import COORDINATOR_ACTOR, TenantEstimator
@@ -114,6 +114,18 @@ async def test_actual_for_a_known_item_teaches_the_model() -> None:
         tg.cancel_scope.cancel()
 
 
+def _spawn_tracked(system: ActorSystem, config: NodeConfig
+                   ) -> tuple[ActorRef, list[TenantEstimator]]:
+    """Spawn tenant t's estimator, keeping every instance the supervisor creates."""
+    instances: list[TenantEstimator] = []
+
+    def make() -> TenantEstimator:
+        instances.append(TenantEstimator("t", config))
+        return instances[-1]
+
+    return system.spawn("estimator:t", make), instances
+
+
 def _varied_event(seq: int) -> dict:
     words = ["api", "login", "report", "export", "billing", "search", "cache", "deploy"]
     title = f"{words[seq % 8]} {words[(seq * 3) % 8]} change {seq % 5}"
@@ -128,13 +140,7 @@ async def test_queued_estimates_are_answered_together_each_as_asked() -> None:
     async with anyio.create_task_group() as tg:
         system, config = await _system(tg)
         config = dataclasses.replace(config, refit_growth=0)
-        instances: list[TenantEstimator] = []
-
-        def make() -> TenantEstimator:
-            instances.append(TenantEstimator("t", config))
-            return instances[-1]
-
-        ref = system.spawn("estimator:t", make)
+        ref, instances = _spawn_tracked(system, config)
         await ref.ask(EstimateRequest("t", [{"title": "x"}], [0.5]), timeout=30)
         model = instances[-1].model
         calls = []
@@ -196,13 +202,7 @@ async def test_refit_runs_in_the_background_and_replays_what_came_meanwhile() ->
     async with anyio.create_task_group() as tg:
         system, config = await _system(tg)
         config = dataclasses.replace(config, refit_growth=2.0, refit_min_items=20)
-        instances: list[TenantEstimator] = []
-
-        def make() -> TenantEstimator:
-            instances.append(TenantEstimator("t", config))
-            return instances[-1]
-
-        ref = system.spawn("estimator:t", make)
+        ref, instances = _spawn_tracked(system, config)
         first = await ref.ask(EstimateRequest("t", [{"title": "x"}], [0.5]), timeout=30)
         assert "+refit" not in first.model_version  # type: ignore[attr-defined]
         # Events arrive one by one: at 20 actuals a refit starts, and more events come in
@@ -229,13 +229,7 @@ async def test_a_replayed_history_is_refitted_after_start() -> None:
     async with anyio.create_task_group() as tg:
         system, config = await _system(tg)
         config = dataclasses.replace(config, refit_growth=2.0, refit_min_items=20)
-        instances: list[TenantEstimator] = []
-
-        def make() -> TenantEstimator:
-            instances.append(TenantEstimator("t", config))
-            return instances[-1]
-
-        ref = system.spawn("estimator:t", make)
+        ref, instances = _spawn_tracked(system, config)
         reply = await _until_refitted(ref, instances, 30)
         assert instances[-1].refits == 1 and instances[-1]._next_refit == 60
         assert instances[-1].model.n_observations == 30
