@@ -100,7 +100,9 @@ def _settings(config: BenchConfig) -> dict[str, str]:
             **({"batch size": str(config.batch_size)} if "batch" in config.weights else {}),
             **({"peer workers/replicas": str(config.peer_workers)} if peers else {}),
             **({"a breaking step re-measured up to": f"{config.confirm} more time(s)"}
-               if config.confirm else {})}
+               if config.confirm else {}),
+            **({"bisection steps after the break": str(config.refine)}
+               if config.refine else {})}
 
 
 def _notes(config: BenchConfig) -> list[str]:

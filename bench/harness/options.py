@@ -82,6 +82,7 @@ class BenchConfig:
     also_p99_s: float | None
     max_failure_rate: float
     confirm: int
+    refine: int
     duration: float
     warmup: float
     max_requests: int
@@ -165,6 +166,9 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--confirm", type=int, default=0, metavar="N",
                    help="measure a step that breaks the objective up to N more times before "
                         "stopping (for machines shared with other work; default 0)")
+    w.add_argument("--refine", type=int, default=0, metavar="N",
+                   help="after the objective breaks, bisect between the last sustainable rate "
+                        "and the breaking one with up to N more steps (default 0)")
     w.add_argument("--max-steps", type=int, default=12)
     w.add_argument("--max-rate", type=float, default=100_000.0)
     w.add_argument("--max-time", default="1200s", help="bound on the whole run")
@@ -227,6 +231,8 @@ def config_from_args(args: argparse.Namespace, environ: dict[str, str] | None = 
                          "a mix of those two")
     if not 0 <= args.confirm <= 5:
         raise UsageError("--confirm must be between 0 and 5")
+    if not 0 <= args.refine <= 8:
+        raise UsageError("--refine must be between 0 and 8")
     if not 1 <= args.peer_workers <= 64:
         raise UsageError("--peer-workers must be between 1 and 64")
     if also_p99 is not None and not 0 < also_p99 < p99:
@@ -275,7 +281,8 @@ def config_from_args(args: argparse.Namespace, environ: dict[str, str] | None = 
         batch_size=args.batch_size, sweep=args.sweep, rate=args.rate, start=args.start,
         step=step if args.factor is None else None, factor=args.factor,
         max_rate=args.max_rate, max_steps=args.max_steps, p99_s=p99, also_p99_s=also_p99,
-        max_failure_rate=args.max_failure_rate, confirm=args.confirm, duration=duration,
+        max_failure_rate=args.max_failure_rate, confirm=args.confirm, refine=args.refine,
+        duration=duration,
         warmup=warmup,
         max_requests=args.max_requests, arrivals=args.arrivals, seed=args.seed,
         connections=args.connections, start_timeout=start_timeout,

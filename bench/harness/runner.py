@@ -89,8 +89,10 @@ class Runner:
         if c.warmup > 0:
             self.run_step(c.rate or c.start, c.warmup, "warm-up")
             self.progress.finish()
+        worst = (c.duration + c.start_timeout + c.request_timeout) * (1 + c.confirm)
         result = rate_sweep(self.measure, self._until_deadline(rates), objective,
-                            c.confirm)
+                            c.confirm, c.refine,
+                            more_time=lambda: time.monotonic() + worst <= self.deadline)
         if time.monotonic() >= self.deadline and result.broken_by is None:
             result.broken_by = "stopped at the --max-time bound before the objective broke"
         return result

@@ -101,31 +101,60 @@ class SweepResult:
 
 
 def rate_sweep(measure: Callable[[float], Step], rates: Iterator[float],
-               objective: Objective, confirm: int = 0) -> SweepResult:
+               objective: Objective, confirm: int = 0, refine: int = 0,
+               more_time: Callable[[], bool] = lambda: True) -> SweepResult:
     """Measure each rate in turn until one breaks ``objective``; bounded by ``rates``.
 
     A step that breaks it is measured again up to ``confirm`` times (a machine shared with
     other work has latency spikes of its own); the sweep stops only when every try breaks
-    it. The last try is the step recorded, with its number of tries.
+    it. The last try is the step recorded, with its number of tries. Then up to ``refine``
+    more steps bisect the gap between the last sustainable rate and the breaking one (while
+    ``more_time()`` allows), so the answer does not depend on how coarse the steps were;
+    ``steps`` stay in order of offered rate.
     """
     result = SweepResult()
     for rate in rates:
-        step = measure(rate)
-        reason = verdict(step, objective)
-        tries = 1
-        while reason is not None and tries <= confirm:
-            step = measure(rate)
-            reason = verdict(step, objective)
-            tries += 1
-        step = replace(step, tries=tries)
+        step, reason = _measure_confirmed(measure, rate, objective, confirm)
         result.steps.append(step)
         if reason is not None:
             result.broken_by = f"at {rate:.0f}/s offered: {reason}" + (
-                f" ({tries} tries)" if tries > 1 else "")
+                f" ({step.tries} tries)" if step.tries > 1 else "")
+            _bisect(measure, result, objective, confirm, refine, more_time)
             return result
         result.sustainable = step
     result.broken_by = None  # never broke: the capacity is at least the last step
     return result
+
+
+def _measure_confirmed(measure: Callable[[float], Step], rate: float, objective: Objective,
+                       confirm: int) -> tuple[Step, str | None]:
+    step = measure(rate)
+    reason = verdict(step, objective)
+    tries = 1
+    while reason is not None and tries <= confirm:
+        step = measure(rate)
+        reason = verdict(step, objective)
+        tries += 1
+    return replace(step, tries=tries), reason
+
+
+def _bisect(measure: Callable[[float], Step], result: SweepResult, objective: Objective,
+            confirm: int, refine: int, more_time: Callable[[], bool]) -> None:
+    """Refine a broken sweep between its sustainable step and the step that broke."""
+    if result.sustainable is None:
+        return
+    low, high = result.sustainable.offered, result.steps[-1].offered
+    for _ in range(refine):
+        rate = (low + high) / 2
+        if high - low < max(1.0, 0.02 * low) or not more_time():
+            return
+        step, reason = _measure_confirmed(measure, rate, objective, confirm)
+        result.steps.append(step)
+        result.steps.sort(key=lambda s: s.offered)
+        if reason is None:
+            result.sustainable, low = step, rate
+        else:
+            high = rate
 
 
 def sustainable_under(steps: list[Step], objective: Objective) -> Step | None:

@@ -11,6 +11,7 @@ from bench.harness.sweep import (
     rate_steps,
     rate_sweep,
     scaling_efficiency,
+    sustainable_under,
     verdict,
 )
 
@@ -97,3 +98,31 @@ def test_confirm_re_measures_a_break_before_stopping() -> None:
     assert calls == [200, 400, 400, 600, 600, 600]
     assert [(s.offered, s.tries) for s in confirmed.steps] == [(200, 1), (400, 2), (600, 3)]
     assert confirmed.sustainable_rate == 400 and "(3 tries)" in (confirmed.broken_by or "")
+
+
+def test_refine_bisects_between_the_last_good_rate_and_the_break() -> None:
+    objective = Objective(10.0)
+    measure = synthetic(1001)  # p99 within 10 ms while the offered rate is <= 800.8/s
+    coarse = rate_sweep(measure, rate_steps(200, step=400), objective)
+    assert [s.offered for s in coarse.steps] == [200, 600, 1000]
+    assert coarse.sustainable_rate == 600
+    fine = rate_sweep(measure, rate_steps(200, step=400), objective, refine=4)
+    offered = [s.offered for s in fine.steps]
+    assert offered == sorted(offered) and offered[:2] == [200, 600] and offered[-1] == 1000
+    assert offered[2:-1] == [800, 825, 850, 900]  # 800 passes, then 900, 850, 825 break
+    assert fine.sustainable_rate == 800
+    assert fine.broken_by is not None and fine.broken_by.startswith("at 1000/s")
+    # The steps' leading run agrees with the refined answer (what --also-p99 reads).
+    assert sustainable_under(fine.steps, objective) is fine.sustainable
+    # No refinement without a sustainable step, or without time left.
+    assert rate_sweep(measure, rate_steps(1200, step=400), objective, refine=4).steps[0] \
+        .offered == 1200
+    calls: list[float] = []
+
+    def counting(rate: float) -> Step:
+        calls.append(rate)
+        return measure(rate)
+
+    rate_sweep(counting, rate_steps(200, step=400), objective, refine=4,
+               more_time=lambda: False)
+    assert calls == [200, 600, 1000]
