@@ -22,45 +22,6 @@ from numpy.typing import NDArray
 
 
 @njit(cache=True, nogil=True)
-def standardise(
-    raw: NDArray[np.float64],
-    count: NDArray[np.float64],
-    mean: NDArray[np.float64],
-    m2: NDArray[np.float64],
-    learn: bool,
-    z_clip: float,
-) -> NDArray[np.float64]:
-    """Scale a batch of raw numeric rows; with ``learn`` fold each row into the statistics first.
-
-    ``raw`` is ``(n_items, n_columns)`` with NaN for missing; ``count``, ``mean`` and ``m2``
-    (sum of squared deviations) hold one entry per column of the log-scaled values and are
-    updated in place, row by row, when ``learn`` is true, so a batch gives the same result
-    as its rows one at a time. A column with fewer than two values or no spread has unit
-    scale. Results are clipped to ``[-z_clip, z_clip]``.
-    """
-    n_items, n_cols = raw.shape
-    out = np.zeros((n_items, n_cols), dtype=np.float64)
-    for i in range(n_items):
-        for j in range(n_cols):
-            v = raw[i, j]
-            if not np.isfinite(v):
-                continue
-            v = np.log1p(abs(v)) if v >= 0.0 else -np.log1p(abs(v))
-            if learn:
-                count[j] += 1.0
-                delta = v - mean[j]
-                mean[j] += delta / count[j]
-                m2[j] += delta * (v - mean[j])
-            if count[j] == 0.0:
-                continue
-            var = m2[j] / count[j]
-            scale = np.sqrt(var) if count[j] >= 2.0 and var > 1e-12 else 1.0
-            z = (v - mean[j]) / scale
-            out[i, j] = min(max(z, -z_clip), z_clip)
-    return out
-
-
-@njit(cache=True, nogil=True)
 def standardise_auto(
     raw: NDArray[np.float64],
     count: NDArray[np.float64],
@@ -72,13 +33,17 @@ def standardise_auto(
     learn: bool,
     z_clip: float,
 ) -> NDArray[np.float64]:
-    """:func:`standardise` choosing, per column, ``log`` while every learned value has
-    been positive and the signed ``log1p`` once one was not (see the module docstring).
+    """Scale a batch of raw numeric rows; with ``learn`` fold each row into the statistics
+    first. Per column, ``log`` while every learned value has been positive and the signed
+    ``log1p`` once one was not (see the module docstring).
 
-    ``count``, ``mean``, ``m2`` are the signed-``log1p`` statistics of all values;
+    ``raw`` is ``(n_items, n_columns)`` with NaN for missing. ``count``, ``mean``, ``m2``
+    (sum of squared deviations) are the signed-``log1p`` statistics of all values;
     ``log_mean`` and ``log_m2`` those of ``log(v)`` over the positive values (there are
     ``count - nonpos`` of them); ``nonpos`` counts the values <= 0. All are updated in
-    place, row by row, when ``learn`` is true.
+    place, row by row, when ``learn`` is true, so a batch gives the same result as its rows
+    one at a time. A column with fewer than two values or no spread has unit scale.
+    Results are clipped to ``[-z_clip, z_clip]``.
     """
     n_items, n_cols = raw.shape
     out = np.zeros((n_items, n_cols), dtype=np.float64)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from kernels.numeric_scaling import NumericScaler, standardise
+from kernels.numeric_scaling import NumericScaler, standardise_auto
 
 
 def ref_standardise(raw: np.ndarray, z_clip: float) -> np.ndarray:
@@ -23,21 +23,26 @@ def ref_standardise(raw: np.ndarray, z_clip: float) -> np.ndarray:
     return out
 
 
-def test_learning_matches_reference_and_prediction_uses_final_statistics() -> None:
+def test_signed_columns_match_reference_and_prediction_uses_final_statistics() -> None:
+    # Every column holds a value <= 0 from its first row, so all take the signed log1p.
     rng = np.random.default_rng(0)
     raw = rng.lognormal(2.0, 1.5, size=(60, 4)) * rng.choice([-1, 1], size=(60, 4))
     raw[rng.random(raw.shape) < 0.2] = np.nan
-    raw[:, 3] = 7.0  # constant column: unit scale, z = 0
+    raw[0, :3] = -1.0
+    raw[:, 3] = 0.0  # constant column: unit scale, z = 0
     count, mean, m2 = np.zeros(4), np.zeros(4), np.zeros(4)
-    z = standardise(raw, count, mean, m2, True, 3.0)
+    log_mean, log_m2, nonpos = np.zeros(4), np.zeros(4), np.zeros(4)
+    z = standardise_auto(raw, count, mean, m2, log_mean, log_m2, nonpos, True, 3.0)
     np.testing.assert_allclose(z, ref_standardise(raw, 3.0), atol=1e-12)
     logged = np.sign(raw) * np.log1p(np.abs(raw))
     np.testing.assert_allclose(mean, np.nanmean(logged, axis=0), rtol=1e-12)
     np.testing.assert_array_equal(count, np.sum(np.isfinite(raw), axis=0))
-    before = (count.copy(), mean.copy(), m2.copy())
-    query = np.array([[1.0, np.nan, -3.0, 7.0]])
-    zq = standardise(query, count, mean, m2, False, 3.0)
-    for got, was in zip((count, mean, m2), before, strict=True):
+    np.testing.assert_array_equal(nonpos, np.sum(np.isfinite(raw) & (raw <= 0), axis=0))
+    state = (count, mean, m2, log_mean, log_m2, nonpos)
+    before = tuple(a.copy() for a in state)
+    query = np.array([[1.0, np.nan, -3.0, 0.0]])
+    zq = standardise_auto(query, *state, False, 3.0)
+    for got, was in zip(state, before, strict=True):
         np.testing.assert_array_equal(got, was)
     lq = np.sign(query) * np.log1p(np.abs(query))
     cols = [0, 2]
