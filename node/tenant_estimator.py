@@ -16,6 +16,7 @@ model version names the refit (``reckon-blend.v3+refit2/acme@812``).
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 from collections.abc import Callable
@@ -37,6 +38,11 @@ INLINE_FOLD_LIMIT = 32
 Learn = tuple[str, dict[str, Any], float]
 #: Most estimate requests answered together (their items go to the model in one call).
 ESTIMATE_BATCH = 64
+#: Most items in one model call; a bigger set of queued requests takes several calls.
+MAX_ITEMS_PER_CALL = 2000
+#: Model calls with more items than this run in a worker thread, so that the node keeps
+#: heartbeating and serving other tenants meanwhile.
+THREAD_ITEMS = 256
 
 
 class CatchUpFailed(Exception):
@@ -107,31 +113,36 @@ class TenantEstimator(Actor):
                 results[i] = Refused("behind", f"at seq {self.last_seq}, asked for {msg.min_seq}")
             else:
                 by_levels.setdefault(tuple(msg.quantiles), []).append(i)
-        for levels, members in by_levels.items():
-            answers: list[Any]
-            try:
-                answers = self._estimate([batch[i][0] for i in members], levels)
-            except ValueError:  # one request's input is bad: answer each on its own
-                answers = []
-                for i in members:
-                    try:
-                        answers += self._estimate([batch[i][0]], levels)
-                    except ValueError as e:
-                        answers.append(e)
-            for i, answer in zip(members, answers, strict=True):
-                results[i] = answer
+        for levels, same_levels in by_levels.items():
+            for members in _chunks(same_levels, [len(msg.items) for msg, _ in batch]):
+                answers: list[Any]
+                try:
+                    answers = await self._estimate([batch[i][0] for i in members], levels)
+                except ValueError:  # one request's input is bad: answer each on its own
+                    answers = []
+                    for i in members:
+                        try:
+                            answers += await self._estimate([batch[i][0]], levels)
+                        except ValueError as e:
+                            answers.append(e)
+                for i, answer in zip(members, answers, strict=True):
+                    results[i] = answer
         return results
 
-    def _estimate(self, requests: list[EstimateRequest], levels: tuple[float, ...]
-                  ) -> list[EstimateReply]:
-        """One model call for all items of ``requests``, answered per request."""
+    async def _estimate(self, requests: list[EstimateRequest], levels: tuple[float, ...]
+                        ) -> list[EstimateReply]:
+        """One model call for all items of ``requests``, answered per request (in a worker
+        thread when there are many items: nothing else touches this model meanwhile, since
+        the actor handles one message at a time)."""
         items = [it for msg in requests for it in msg.items]
-        preds = self.model.predict_many(
+        call = functools.partial(
+            self.model.predict_many,
             [str(it.get("title", "")) for it in items],
             [str(it.get("description", "")) for it in items],
             [dict(it.get("features") or {}) for it in items],
             np.asarray(levels, dtype=np.float64),
         )
+        preds = await anyio.to_thread.run_sync(call) if len(items) > THREAD_ITEMS else call()
         replies, start = [], 0
         for msg in requests:
             end = start + len(msg.items)
@@ -279,6 +290,20 @@ class TenantEstimator(Actor):
                 return reply
             errors.append(f"{address}: unexpected reply {reply.TYPE}")
         raise CatchUpFailed(f"tenant {self.tenant}: no coordinator served events: {errors}")
+
+
+def _chunks(members: list[int], sizes: list[int]) -> list[list[int]]:
+    """``members`` (request positions) in order, cut so that no part holds more than
+    :data:`MAX_ITEMS_PER_CALL` items (a single larger request is a part of its own)."""
+    parts: list[list[int]] = []
+    total = MAX_ITEMS_PER_CALL
+    for i in members:
+        if total + sizes[i] > MAX_ITEMS_PER_CALL:
+            parts.append([])
+            total = 0
+        parts[-1].append(i)
+        total += sizes[i]
+    return parts
 
 
 def _learn(model: Estimator, batch: list[Learn]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import threading
 
 import anyio
 import numpy as np
@@ -234,4 +235,50 @@ async def test_a_replayed_history_is_refitted_after_start() -> None:
         assert instances[-1].refits == 1 and instances[-1]._next_refit == 60
         assert instances[-1].model.n_observations == 30
         assert reply.seq == 30
+        tg.cancel_scope.cancel()
+
+
+def test_queued_requests_are_cut_into_model_calls_of_bounded_size() -> None:
+    from node.tenant_estimator import MAX_ITEMS_PER_CALL, _chunks
+
+    big = MAX_ITEMS_PER_CALL
+    sizes = [big // 2, big // 2 - 100, 200, big + 500, 10, 10]
+    parts = _chunks([0, 1, 2, 3, 4, 5], sizes)
+    assert parts == [[0, 1], [2], [3], [4, 5]]
+    assert all(sum(sizes[i] for i in p) <= big for p in parts if len(p) > 1)
+    assert _chunks([], []) == []
+
+
+@pytest.mark.anyio
+async def test_large_queued_batches_are_answered_in_worker_threads() -> None:
+    FakeLog.log = [_varied_event(s) for s in range(1, 31)]
+    async with anyio.create_task_group() as tg:
+        system, config = await _system(tg)
+        ref, instances = _spawn_tracked(system, dataclasses.replace(config, refit_growth=0))
+        await ref.ask(EstimateRequest("t", [{"title": "x"}], [0.5]), timeout=30)
+        model = instances[-1].model
+        threads: set[str] = set()
+        real = model.predict_many
+
+        def recording(*args: object) -> object:
+            threads.add(threading.current_thread().name)
+            return real(*args)  # type: ignore[arg-type]
+
+        model.predict_many = recording  # type: ignore[method-assign]
+        requests = [EstimateRequest("t", [{"title": f"api {k} {i}"} for i in range(300)],
+                                    [0.1, 0.5, 0.9]) for k in range(4)]
+        replies: dict[int, object] = {}
+
+        async def one(k: int) -> None:
+            replies[k] = await ref.ask(requests[k], timeout=60)
+
+        async with anyio.create_task_group() as inner:
+            for k in range(len(requests)):
+                inner.start_soon(one, k)
+        assert threading.main_thread().name not in threads  # 300+ items: off the loop
+        for k, req in enumerate(requests):
+            reply = replies[k]
+            assert isinstance(reply, EstimateReply) and len(reply.results) == 300
+            alone = real([req.items[7]["title"]], [""], [{}], np.array(req.quantiles))[0]
+            assert reply.results[7]["quantiles"] == pytest.approx(list(alone.quantiles))
         tg.cancel_scope.cancel()
