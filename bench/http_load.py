@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import platform
 import secrets
@@ -93,14 +94,13 @@ def _measure(
     )  # warm-up: JIT, caches, pools
     results = {}
     for c in args.concurrency:
-        profiler = None
-        if args.profile is not None and c == max(args.concurrency):
-            processes = {f"{label.split()[0]} coordinator": _pid(cluster.coordinator)}
-            processes.update({f"node-{i}": _pid(p) for i, p in enumerate(cluster.nodes)})
-            profiler = ServiceProfiler(processes, args.profile / label.split()[0],
-                                       args.duration)
-            profiler.__enter__()
-        try:
+        with contextlib.ExitStack() as stack:
+            profiler = None
+            if args.profile is not None and c == max(args.concurrency):
+                processes = {f"{label.split()[0]} coordinator": _pid(cluster.coordinator)}
+                processes.update({f"node-{i}": _pid(p) for i, p in enumerate(cluster.nodes)})
+                profiler = stack.enter_context(ServiceProfiler(
+                    processes, args.profile / label.split()[0], args.duration))
             res = asyncio.run(
                 run_load(
                     "127.0.0.1",
@@ -111,9 +111,6 @@ def _measure(
                     max_requests=args.max_requests,
                 )
             )
-        finally:
-            if profiler is not None:
-                profiler.__exit__(None, None, None)
         if profiler is not None:
             PROFILES.append((f"{label}, c={c}, {res.requests} requests",
                              profiler.report(res.requests)))
