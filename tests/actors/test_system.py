@@ -18,6 +18,7 @@ from actors import (
 )
 from actors.messages import Ack, Crash, Ping, Pong
 from actors.supervision import RestartPolicy
+from actors.wire import Envelope, Kind, encode_envelope, encode_frame
 from tests.ports import free_tcp_address
 
 SECRET = b"s3cret"
@@ -190,6 +191,37 @@ async def test_malformed_frames_are_dropped_and_counted(anyio_backend):
         tg.cancel_scope.cancel()
 
 
+@pytest.mark.parametrize("anyio_backend", BACKENDS)
+@pytest.mark.anyio
+async def test_a_flood_of_frames_is_received_whole(anyio_backend):
+    # Many frames waiting at once: one wake-up drains them, in bounded rounds, losing none.
+    Counter.seen = []
+    async with anyio.create_task_group() as tg:
+        a, b = await _pair(tg)
+        b.spawn("count", Counter)
+        await a.ref(b.address, "count").ask(Ping("first"), timeout=5)
+        frames = [
+            encode_frame(
+                [
+                    encode_envelope(
+                        Envelope(Kind.TELL, 0, a.address, "count", Ping.TYPE, {"payload": str(i)})
+                    )
+                ],
+                SECRET,
+            )
+            for i in range(1000)
+        ]
+        with pynng.Push0(dial=b.address) as raw:
+            for f in frames:
+                await raw.asend(f)
+            with anyio.fail_after(10):
+                while len(Counter.seen) < 1001:  # noqa: ASYNC110 - the actor only appends
+                    await anyio.sleep(0.02)
+        assert Counter.seen == ["first"] + [str(i) for i in range(1000)]
+        assert b.transport.statistics().frames_dropped == 0
+        tg.cancel_scope.cancel()
+
+
 @pytest.mark.anyio
 @pytest.mark.parametrize("anyio_backend", ["trio"])
 async def test_drain_finishes_queued_work_then_refuses(anyio_backend):
@@ -289,12 +321,22 @@ async def test_batch_entries_answer_errors_alone_and_other_types_keep_their_plac
         ref.tell(Ping("a"))  # occupies the actor while the rest queue up
         await anyio.sleep(0.005)
         async with anyio.create_task_group() as inner:
-            for key, msg in [("b", Ping("b")), ("refuse", Ping("refuse")), ("bad", Ping("bad")),
-                             ("crash", Crash("x")), ("c", Ping("c"))]:
+            for key, msg in [
+                ("b", Ping("b")),
+                ("refuse", Ping("refuse")),
+                ("bad", Ping("bad")),
+                ("crash", Crash("x")),
+                ("c", Ping("c")),
+            ]:
                 inner.start_soon(ask, msg, key)
                 await anyio.sleep(0.001)
-        assert outcomes == {"b": Pong("b"), "refuse": "nope", "bad": "handler_failed",
-                            "crash": Ack(), "c": Pong("c")}
+        assert outcomes == {
+            "b": Pong("b"),
+            "refuse": "nope",
+            "bad": "handler_failed",
+            "crash": Ack(),
+            "c": Pong("c"),
+        }
         # The crash message is handled between the pings queued before and after it.
         assert Batcher.order == ["a", "b", "refuse", "bad", "crash:x", "c"]
         assert b.statistics().restarts == 0
