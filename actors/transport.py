@@ -136,26 +136,32 @@ class Transport:
             self._peers.clear()
 
     async def _receive_loop(self, inbox: pynng.Socket, deliver: Callable[[Envelope], None]) -> None:
-        # Driven by nng's receive descriptor (readable while frames wait) and non-blocking
-        # receives: one wake-up drains every waiting frame, with no nng aio object, future
-        # and cross-thread callback per frame as ``arecv`` would cost. A checkpoint every
-        # ``_DRAIN_LIMIT`` frames keeps a flood from starving the process's other tasks.
+        # One asynchronous receive waits for the first frame; non-blocking receives then
+        # drain every frame already waiting, so a busy inbox costs one nng aio object, future
+        # and cross-thread wake-up per burst instead of per frame. (nng's receive descriptor
+        # would save the aio for the first frame too, but it can miss a wake-up: nng #1368.)
+        # A checkpoint every ``_DRAIN_LIMIT`` frames keeps a flood from starving the
+        # process's other tasks.
         c = self._counters
-        fd = inbox.recv_fd
         drained = 0
+        waiting = True
         while True:
-            try:
-                frame = inbox.recv(block=False)
-            except pynng.TryAgain:
+            if waiting:
+                frame = await inbox.arecv()
+                waiting = False
                 drained = 0
-                await anyio.wait_readable(fd)
-                continue
-            except RuntimeError:  # pynng cannot unpack an empty message (NULL data)
-                frame = b""
-            drained += 1
-            if drained >= _DRAIN_LIMIT:
-                drained = 0
-                await anyio.lowlevel.checkpoint()
+            else:
+                try:
+                    frame = inbox.recv(block=False)
+                except pynng.TryAgain:
+                    waiting = True
+                    continue
+                except RuntimeError:  # pynng cannot unpack an empty message (NULL data)
+                    frame = b""
+                drained += 1
+                if drained >= _DRAIN_LIMIT:
+                    drained = 0
+                    await anyio.lowlevel.checkpoint()
             c.frames_in += 1
             c.bytes_in += len(frame)
             try:

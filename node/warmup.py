@@ -3,7 +3,7 @@
 A node that joined before its kernels were compiled would stall its event loop for seconds
 on the first request (no heartbeats, no answers) and be declared dead. The workload goes
 through the public estimator API only, so it follows whatever paths the kernels take:
-a large batch (the block update), single updates, single and batch predictions.
+a large batch (the block update), single updates, single and batch predictions, a refit.
 """
 
 from __future__ import annotations
@@ -35,6 +35,9 @@ def warm_up(items: int = 1000) -> float:
     est.predict(titles[0], "", features[0], q)
     est.predict_many(titles[:16], [""] * 16, features[:16], q)
     Estimator.from_state(est.to_state()).predict(titles[1], "", {}, q)
+    # The background refit's kernels too: compiled in the refit's worker thread, they would
+    # hold the GIL, and with it the event loop, for seconds the first time a tenant is refitted.
+    est.refit().predict(titles[2], "", features[2], q)
     _warm_forecast()
     return time.perf_counter() - start
 
