@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import json
-
 import asyncpg
+
+from coordinator.jsonio import dumps, loads
 
 
 def _encode_jsonb(value: object) -> bytes:
     # jsonb's binary form is a version byte (1) followed by the JSON text.
-    return b"\x01" + json.dumps(value, separators=(",", ":")).encode()
+    return b"\x01" + dumps(value)
 
 
 def _decode_jsonb(data: bytes) -> object:
-    return json.loads(data[1:])
+    return loads(data[1:])
 
 
 async def init_connection(conn: asyncpg.Connection) -> None:

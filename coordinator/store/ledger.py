@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,12 +44,16 @@ class LedgerWriter:
     Estimates are recorded after the response is computed, so a crash can lose the last
     ``flush_interval`` seconds of ledger rows (never an acknowledged write: items and actuals
     go through the event log). The queue is bounded; overflow is counted, not blocking.
+    Recording is a list append (the request path pays nothing per row beyond that); the
+    writer wakes on the first row, lets ``flush_interval`` of rows gather, and writes them.
     """
 
     def __init__(self, pool: asyncpg.Pool, *, capacity: int = 100_000,
                  flush_interval: float = 0.05, batch: int = 5000) -> None:
         self._pool = pool
-        self._send, self._receive = anyio.create_memory_object_stream[IssuedEstimate](capacity)
+        self._queue: list[IssuedEstimate] = []
+        self._capacity = capacity
+        self._ready = anyio.Event()
         self._flush_interval = flush_interval
         self._batch = batch
         self._written = 0
@@ -57,30 +62,41 @@ class LedgerWriter:
 
     def record(self, est: IssuedEstimate) -> None:
         """Queue an issued estimate; never blocks."""
-        try:
-            self._send.send_nowait(est)
-        except anyio.WouldBlock:
-            self._dropped += 1
+        self.record_many((est,))
+
+    def record_many(self, estimates: Sequence[IssuedEstimate]) -> None:
+        """Queue issued estimates, in order; never blocks. What does not fit is counted."""
+        room = self._capacity - len(self._queue)
+        if room < len(estimates):
+            self._dropped += len(estimates) - max(room, 0)
+            estimates = estimates[: max(room, 0)]
+        if estimates:
+            self._queue.extend(estimates)
+            self._ready.set()
+
+    def _take(self) -> list[IssuedEstimate]:
+        batch, self._queue = self._queue[: self._batch], self._queue[self._batch :]
+        if not self._queue:
+            self._ready = anyio.Event()
+        return batch
 
     async def run(self) -> None:
         """Write queued estimates until cancelled; flushes what is queued on the way out."""
         try:
-            async for first in self._receive:
-                batch = [first]
-                with anyio.move_on_after(self._flush_interval):
-                    while len(batch) < self._batch:
-                        batch.append(await self._receive.receive())
-                await self._write(batch)
+            while True:
+                await self._ready.wait()
+                if len(self._queue) < self._batch:
+                    await anyio.sleep(self._flush_interval)
+                batch = self._take()
+                try:
+                    await self._write(batch)
+                except BaseException:  # cancelled mid-write: the flush below retries it
+                    self._queue[:0] = batch
+                    raise
         finally:
             with anyio.CancelScope(shield=True), anyio.move_on_after(5):
-                rest = []
-                while True:
-                    try:
-                        rest.append(self._receive.receive_nowait())
-                    except (anyio.WouldBlock, anyio.EndOfStream):
-                        break
-                if rest:
-                    await self._write(rest)
+                while self._queue:
+                    await self._write(self._take())
 
     async def _write(self, batch: list[IssuedEstimate]) -> None:
         records: list[tuple[Any, ...]] = [
@@ -118,7 +134,7 @@ class LedgerWriter:
     def statistics(self) -> LedgerStatistics:
         """A frozen snapshot of the counters."""
         return LedgerStatistics(
-            queued=self._receive.statistics().current_buffer_used,
+            queued=len(self._queue),
             written=self._written,
             dropped=self._dropped,
             failed_batches=self._failed,
