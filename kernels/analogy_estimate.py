@@ -33,6 +33,55 @@ def _head_score(
 
 
 @njit(cache=True, nogil=True)
+def analogy_estimates_each(
+    neighbours: NDArray[np.int64],
+    sims: NDArray[np.float64],
+    k_use: int,
+    log_efforts: NDArray[np.float64],
+    q_indptr: NDArray[np.int64],
+    q_indices: NDArray[np.int32],
+    q_values: NDArray[np.float64],
+    indptr: NDArray[np.int64],
+    indices: NDArray[np.uint16],
+    values: NDArray[np.float32],
+    coefs: NDArray[np.float64],
+    adjust_from: int,
+    adjust_to: int,
+    power: float,
+) -> NDArray[np.float64]:
+    """:func:`analogy_estimates` with coefficients per query: row ``i`` of ``coefs``
+    adjusts query ``i`` (a single row adjusts every query). Leave-one-out estimates of
+    learned items use this, each with the coefficients fitted without that item."""
+    n_q = neighbours.shape[0]
+    out = np.full(n_q, np.nan)
+    for i in range(n_q):
+        coef = coefs[i] if coefs.shape[0] > 1 else coefs[0]
+        sq = _head_score(q_indices, q_values, q_indptr[i], q_indptr[i + 1], coef,
+                         adjust_from, adjust_to)  # fmt: skip
+        total_w = 0.0
+        total = 0.0
+        plain = 0.0
+        used = 0
+        for j in range(neighbours.shape[1]):
+            r = neighbours[i, j]
+            if r < 0:
+                continue
+            if used == k_use:
+                break
+            used += 1
+            sr = _head_score(indices, values, indptr[r], indptr[r + 1], coef,
+                             adjust_from, adjust_to)  # fmt: skip
+            proposal = log_efforts[r] + sq - sr
+            w = max(sims[i, j], 0.0) ** power
+            total_w += w
+            total += w * proposal
+            plain += proposal
+        if used > 0:
+            out[i] = total / total_w if total_w > 1e-12 else plain / used
+    return out
+
+
+@njit(cache=True, nogil=True)
 def analogy_estimates(
     neighbours: NDArray[np.int64],
     sims: NDArray[np.float64],
@@ -57,29 +106,7 @@ def analogy_estimates(
     averaged with weights ``max(sim, 0) ** power`` (equal weights if all are 0).
     NaN where a query has no valid neighbour.
     """
-    n_q = neighbours.shape[0]
-    out = np.full(n_q, np.nan)
-    for i in range(n_q):
-        sq = _head_score(q_indices, q_values, q_indptr[i], q_indptr[i + 1], coef,
-                         adjust_from, adjust_to)  # fmt: skip
-        total_w = 0.0
-        total = 0.0
-        plain = 0.0
-        used = 0
-        for j in range(neighbours.shape[1]):
-            r = neighbours[i, j]
-            if r < 0:
-                continue
-            if used == k_use:
-                break
-            used += 1
-            sr = _head_score(indices, values, indptr[r], indptr[r + 1], coef,
-                             adjust_from, adjust_to)  # fmt: skip
-            proposal = log_efforts[r] + sq - sr
-            w = max(sims[i, j], 0.0) ** power
-            total_w += w
-            total += w * proposal
-            plain += proposal
-        if used > 0:
-            out[i] = total / total_w if total_w > 1e-12 else plain / used
-    return out
+    return analogy_estimates_each(
+        neighbours, sims, k_use, log_efforts, q_indptr, q_indices, q_values, indptr, indices,
+        values, coef.reshape(1, coef.shape[0]), adjust_from, adjust_to, power,
+    )  # fmt: skip

@@ -26,7 +26,8 @@ class EstimatorConfig:
     likelihood (see :mod:`kernels.refit` for the candidates).
 
     Analogies: ``analogy_k`` neighbours in an hnswlib index of ``analogy_width``-wide
-    folded vectors (search breadth ``hnsw_ef``), weighted by similarity ** ``analogy_power``.
+    folded vectors (search breadth ``hnsw_ef``), weighted by similarity ** ``analogy_power``;
+    a refit re-chooses ``analogy_k`` by leave-one-out error (see :mod:`kernels.refit`).
     Blend and calibration use the last ``calibration_window`` out-of-sample records; blend
     weights are inverse mean absolute error ** ``blend_power`` (0 chooses weights on a
     simplex grid by least absolute error instead); ``conformal_step`` is the adaptation

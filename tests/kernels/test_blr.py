@@ -171,6 +171,9 @@ def test_traced_updates_record_out_of_sample_moments() -> None:
     mean, cov, _, _ = ref_posterior(m0, v0, 2.0, 1.0, x[keep], y[keep], np.ones(11))
     assert loo_loc[3] == pytest.approx(x[3] @ mean, rel=1e-8)
     assert loo_quad[3] == pytest.approx(x[3] @ cov @ x[3], rel=1e-8)
+    coefs = traced.loo_coefficients(indptr, indices, values, y, 7)
+    assert coefs.shape == (12, 7)
+    np.testing.assert_allclose(coefs[3], mean[:7], rtol=1e-8, atol=1e-10)
 
 
 def test_predict_mean_is_the_location_of_predict():

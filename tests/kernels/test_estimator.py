@@ -269,3 +269,35 @@ def test_refit_job_refits_the_snapshot_taken_when_it_was_made() -> None:
         rtol=1e-9,
     )
     assert est.n_observations == 160  # the original kept everything it learned
+
+
+def test_refit_chooses_the_number_of_analogies_by_leave_one_out_error() -> None:
+    from kernels.refit import ANALOGY_K_GRID
+
+    rng = np.random.default_rng(12)
+    n = 300
+    ids = [f"K-{i}" for i in range(n)]
+    feats: list[dict[str, Any]] = [{} for _ in range(n)]
+    # near-duplicates: items come in trios of identical text and effort, so the closest
+    # few analogies say it all
+    groups = rng.permutation(np.repeat(np.arange(n // 3), 3))
+    titles = [f"component{g} module{g} feature{g}" for g in groups]
+    trio = np.exp(rng.normal(1.0, 0.8, size=n // 3))[groups]
+    est = Estimator(SMALL)
+    est.learn_many(ids, titles, [""] * n, feats, trio)
+    few = est.refit().config.analogy_k
+    # noise: the text says nothing about the effort, so many analogies average it out
+    words = [" ".join(rng.choice(WORDS, size=4)) for _ in range(n)]
+    noise = np.exp(rng.normal(1.0, 0.8, size=n))
+    est = Estimator(SMALL)
+    est.learn_many(ids, words, [""] * n, feats, noise)
+    many = est.refit()
+    assert few == min(ANALOGY_K_GRID) < many.config.analogy_k
+    assert few in ANALOGY_K_GRID and many.config.analogy_k in ANALOGY_K_GRID
+    # the choice is kept by snapshots and used by estimates
+    restored = Estimator.from_state(many.to_state())
+    assert restored.config.analogy_k == many.config.analogy_k
+    predictions_equal(
+        restored.predict_many(words[:5], [""] * 5, feats[:5], Q),
+        many.predict_many(words[:5], [""] * 5, feats[:5], Q),
+    )
