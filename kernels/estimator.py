@@ -36,7 +36,7 @@ from kernels.calibration import ConformalCalibrator
 from kernels.cold_start import PublicPrior
 from kernels.config import EstimatorConfig
 from kernels.discrete_scale import discrete_support, snap_quantiles
-from kernels.explanations import analogies_of, drivers_of
+from kernels.explanations import analogies_of, drivers_many
 from kernels.features import FeatureRows, Featurizer
 from kernels.item_store import ItemStore
 from kernels.numeric_scaling import NumericScaler
@@ -273,14 +273,10 @@ class Estimator:
         if support is not None:
             q_values, medians = snap_quantiles(q_values, medians, levels, support)
         found = analogies_of(self._items, *neighbours, cfg.n_analogies)
+        drivers = drivers_many(rows, self._model.mean_, cfg.text_start, cfg.n_drivers)
         return [
-            Prediction(
-                quantiles=q_values[i],
-                median=float(medians[i]),
-                analogies=found[i],
-                drivers=drivers_of(rows, i, self._model.mean_, cfg.text_start, cfg.n_drivers),
-            )
-            for i in range(len(rows))
+            Prediction(quantiles=q, median=m, analogies=a, drivers=d)
+            for q, m, a, d in zip(q_values, medians.tolist(), found, drivers, strict=True)
         ]
 
     def _discrete_support(self) -> NDArray[np.float64] | None:

@@ -8,7 +8,7 @@ in float32 for later (the item store) is bit-for-bit the row the model learned f
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -24,17 +24,53 @@ MISSING = "<missing>"
 
 
 @dataclass(frozen=True)
+class LabelParts:
+    """The named (non-text) entries of a batch of rows, kept as the arrays they were built
+    from: numeric columns ``names`` with their scaled values ``z`` (rows x columns), the
+    missing-value indicators, and the hashed ``name=value`` tokens of each row (CSR over
+    ``tokens`` by ``tok_indptr``). Positions are coordinates of the feature vector; signs
+    are the hashing signs."""
+
+    names: list[str]
+    z: NDArray[np.float64]
+    col_pos: NDArray[np.int64]
+    col_sign: NDArray[np.float64]
+    missing: NDArray[np.bool_]
+    miss_pos: NDArray[np.int64]
+    miss_sign: NDArray[np.float64]
+    tokens: list[str]
+    tok_indptr: NDArray[np.int64]
+    tok_pos: NDArray[np.int64]
+    tok_sign: NDArray[np.float64]
+
+    def row(self, i: int) -> list[tuple[str, int, float]]:
+        """Row ``i``'s named entries as ``(label, coordinate, value)``: each numeric column
+        with a non-zero value and each missing indicator, column by column, then the
+        tokens."""
+        out: list[tuple[str, int, float]] = []
+        for j, nm in enumerate(self.names):
+            if self.z[i, j] != 0.0:
+                out.append((nm, int(self.col_pos[j]), float(self.col_sign[j] * self.z[i, j])))
+            if self.missing[i, j]:
+                out.append((f"{nm}={MISSING}", int(self.miss_pos[j]), float(self.miss_sign[j])))
+        for k in range(self.tok_indptr[i], self.tok_indptr[i + 1]):
+            out.append((self.tokens[k], int(self.tok_pos[k]), float(self.tok_sign[k])))
+        return out
+
+
+@dataclass(frozen=True)
 class FeatureRows:
     """A batch of feature vectors in CSR form.
 
-    ``labels`` (only when asked for) names, per row, the non-text entries as
-    ``(label, coordinate, value)``; text coordinates have no names (they are hashed).
+    ``parts`` (only when asked for) holds the named, non-text entries; :attr:`labels` lists
+    them per row as ``(label, coordinate, value)``. Text coordinates have no names (they
+    are hashed).
     """
 
     indptr: NDArray[np.int64]
     indices: NDArray[np.int32]
     values: NDArray[np.float64]
-    labels: list[list[tuple[str, int, float]]] = field(default_factory=list)
+    parts: LabelParts | None = None
 
     def __len__(self) -> int:
         return int(self.indptr.shape[0] - 1)
@@ -43,6 +79,14 @@ class FeatureRows:
         """Indices and values of row ``i``."""
         lo, hi = self.indptr[i], self.indptr[i + 1]
         return self.indices[lo:hi], self.values[lo:hi]
+
+    @property
+    def labels(self) -> list[list[tuple[str, int, float]]]:
+        """Per row, the named entries as ``(label, coordinate, value)`` (empty without
+        ``parts``)."""
+        if self.parts is None:
+            return []
+        return [self.parts.row(i) for i in range(len(self))]
 
 
 @njit(cache=True, nogil=True)
@@ -189,19 +233,11 @@ class Featurizer:
             cfg.text_start, z, col_pos, col_sign, missing, miss_pos, miss_sign,
             tok_indptr, tok_pos, tok_sign, text_indptr, text_indices, text_values,
         )  # fmt: skip
-        labels: list[list[tuple[str, int, float]]] = []
+        parts = None
         if with_labels:
-            for i in range(n):
-                row: list[tuple[str, int, float]] = []
-                for j, nm in enumerate(names):
-                    if z[i, j] != 0.0:
-                        row.append((nm, int(col_pos[j]), float(col_sign[j] * z[i, j])))
-                    if missing[i, j]:
-                        row.append((f"{nm}={MISSING}", int(miss_pos[j]), float(miss_sign[j])))
-                for k in range(tok_indptr[i], tok_indptr[i + 1]):
-                    row.append((flat[k], int(tok_pos[k]), float(tok_sign[k])))
-                labels.append(row)
-        return FeatureRows(indptr, indices, values, labels)
+            parts = LabelParts(names, z, col_pos, col_sign, missing, miss_pos, miss_sign,
+                               flat, tok_indptr, tok_pos, tok_sign)
+        return FeatureRows(indptr, indices, values, parts)
 
     def _column_positions(self, names: list[str]) -> tuple[
         NDArray[np.int64], NDArray[np.float64], NDArray[np.int64], NDArray[np.float64]

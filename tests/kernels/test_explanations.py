@@ -1,0 +1,81 @@
+"""Explanations: the batch computation of drivers matches the row-by-row reference."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from kernels import Estimator
+from kernels.explanations import analogies_of, drivers_many, drivers_of
+from tests.kernels.test_estimator import SMALL, synthetic
+
+
+def _fitted() -> Estimator:
+    ids, titles, descs, feats, efforts = synthetic(300, 3)
+    est = Estimator(SMALL)
+    est.learn_many(ids, titles, descs, feats, efforts)
+    return est
+
+
+def _rows(est: Estimator, feats: list[dict]) -> object:
+    n = len(feats)
+    return est._features.transform([f"crash parser {i}" for i in range(n)], ["ui api"] * n,
+                                   feats, learn=False, with_labels=True)
+
+
+def _assert_same(a, b) -> None:
+    assert len(a) == len(b)
+    for x, y in zip(a, b, strict=True):
+        assert [name for name, _ in x] == [name for name, _ in y]
+        np.testing.assert_allclose([c for _, c in x], [c for _, c in y], rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("n_drivers", [1, 3, 5, 40])
+def test_batch_drivers_equal_the_row_by_row_reference(n_drivers: int) -> None:
+    est = _fitted()
+    rng = np.random.default_rng(0)
+    feats = []
+    for i in range(64):  # numbers, missing values, unknown columns, categories, nothing
+        f: dict = {}
+        if i % 3:
+            f["size"] = float(rng.integers(1, 40)) if i % 5 else None
+        if i % 4:
+            f["team"] = ["web", "core", "infra", "new"][i % 4]
+        if i % 7 == 0:
+            f["priority"] = "high"
+        feats.append(f)
+    rows = _rows(est, feats)
+    coef, start = est._model.mean_, est.config.text_start
+    ref = [drivers_of(rows, i, coef, start, n_drivers) for i in range(64)]
+    _assert_same(drivers_many(rows, coef, start, n_drivers), ref)
+    assert any(len(r) == min(n_drivers, 3) for r in ref)  # size, team and text at most
+
+
+def test_labels_that_add_up_take_the_reference_path() -> None:
+    # A category token spelled like a numeric column's label: drivers_of adds the two up.
+    est = _fitted()
+    feats = [{"size": 3.0, "team": "web"} for _ in range(10)] + [{"size": "<missing>"}]
+    rows = _rows(est, feats)
+    coef, start = est._model.mean_, est.config.text_start
+    ref = [drivers_of(rows, i, coef, start, 5) for i in range(len(feats))]
+    assert [label for label, _, _ in rows.labels[-1]].count("size=<missing>") == 2
+    _assert_same(drivers_many(rows, coef, start, 5), ref)
+
+
+def test_no_drivers_asked_and_empty_batches() -> None:
+    est = _fitted()
+    rows = _rows(est, [{"size": 2.0}] * 12)
+    assert drivers_many(rows, est._model.mean_, est.config.text_start, 0) == [()] * 12
+
+
+def test_analogies_are_clipped_and_skip_missing_neighbours() -> None:
+    est = _fitted()
+    items = est._items
+    rows = np.array([[0, 1, -1], [2, -1, -1]], dtype=np.int64)
+    sims = np.array([[1.0000001, 0.5, 0.0], [-1.5, 0.0, 0.0]])
+    found = analogies_of(items, rows, sims, 3)
+    assert [len(f) for f in found] == [2, 1]
+    assert found[0][0].similarity == 1.0 and found[1][0].similarity == -1.0
+    assert found[0][1].item_id == items.ids[1]
+    assert found[0][1].effort == pytest.approx(float(items.efforts[1]))
+    assert isinstance(found[0][1].effort, float)
