@@ -21,6 +21,7 @@ from kernels.numeric_scaling import NumericScaler
 
 FeatureValue = float | int | str | None
 MISSING = "<missing>"
+_TOKEN_CACHE_LIMIT = 1 << 16
 
 
 @dataclass(frozen=True)
@@ -156,6 +157,7 @@ class Featurizer:
             tuple[str, ...], NDArray[np.int64], NDArray[np.float64], NDArray[np.int64],
             NDArray[np.float64],
         ] | None = None
+        self._token_cache: dict[str, tuple[int, float]] = {}
 
     def transform(
         self,
@@ -217,7 +219,7 @@ class Featurizer:
 
         col_pos, col_sign, miss_pos, miss_sign = self._column_positions(names)
         flat = [t for row in tokens for t in row]
-        tok_pos, tok_sign = self._token_positions(flat)
+        tok_pos, tok_sign = self._known_token_positions(flat)
         tok_indptr = np.zeros(n + 1, dtype=np.int64)
         np.cumsum([len(row) for row in tokens], out=tok_indptr[1:])
 
@@ -250,6 +252,26 @@ class Featurizer:
             miss_pos, miss_sign = self._token_positions([f"{nm}={MISSING}" for nm in names])
             self._positions = (key, col_pos, col_sign, miss_pos, miss_sign)
         return self._positions[1:]
+
+    def _known_token_positions(
+        self, tokens: list[str]
+    ) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
+        """:meth:`_token_positions` through a cache: a tenant's ``name=value`` tokens repeat,
+        and hashing a handful of them costs more than looking them up."""
+        if not tokens:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64)
+        cache = self._token_cache
+        distinct = list(dict.fromkeys(tokens))
+        new = [t for t in distinct if t not in cache]
+        if new:
+            if len(cache) + len(new) > _TOKEN_CACHE_LIMIT:
+                cache.clear()
+                new = distinct
+            pos, sign = self._token_positions(new)
+            cache.update(zip(new, zip(pos.tolist(), sign.tolist(), strict=True), strict=True))
+        pairs = [cache[t] for t in tokens]
+        return (np.fromiter((p for p, _ in pairs), dtype=np.int64, count=len(pairs)),
+                np.fromiter((s for _, s in pairs), dtype=np.float64, count=len(pairs)))
 
     def _token_positions(self, tokens: list[str]) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
         cfg = self.config

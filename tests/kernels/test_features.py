@@ -93,3 +93,18 @@ def test_bad_values_are_rejected_without_side_effects() -> None:
     assert fz.scaler.names == []
     with pytest.raises(ValueError, match="same length"):
         fz.transform(["a"], [], [{}], learn=True)
+
+
+def test_token_positions_through_the_cache_equal_fresh_hashing(monkeypatch) -> None:
+    import kernels.features as features
+
+    monkeypatch.setattr(features, "_TOKEN_CACHE_LIMIT", 50)  # forces clears on the way
+    fz = Featurizer(EstimatorConfig())
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        tokens = [f"team=t{int(k)}" for k in rng.integers(0, 80, size=int(rng.integers(0, 30)))]
+        pos, sign = fz._known_token_positions(tokens)
+        ref_pos, ref_sign = fz._token_positions(tokens)
+        np.testing.assert_array_equal(pos, ref_pos)
+        np.testing.assert_array_equal(sign, ref_sign)
+        assert len(fz._token_cache) <= 50
