@@ -231,7 +231,7 @@ class Estimator:
         if rows.shape[1] > 0:
             items = self._items
             out[:, 1] = analogy_estimates(
-                rows, sims, cfg.analogy_k, np.log(items.efforts), indptr, indices, values,
+                rows, sims, cfg.analogy_k, items.log_efforts, indptr, indices, values,
                 items.indptr, items.indices, items.values, self._model.mean_, 1,
                 cfg.text_start, cfg.analogy_power,
             )  # fmt: skip

@@ -64,6 +64,17 @@ class ItemStore:
         self._indices = np.zeros(0, dtype=np.uint16)
         self._values = np.zeros(0, dtype=np.float32)
         self._row_of: dict[str, int] = {}
+        self._log_efforts = (self.efforts, np.zeros(0, dtype=np.float64))
+
+    @property
+    def log_efforts(self) -> NDArray[np.float64]:
+        """``log(efforts)``, computed once per efforts array (``efforts`` is only ever
+        replaced, never written in place)."""
+        source, logs = self._log_efforts
+        if source is not self.efforts:
+            logs = np.log(self.efforts)
+            self._log_efforts = (self.efforts, logs)
+        return logs
 
     @property
     def n_rows(self) -> int:
