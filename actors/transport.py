@@ -4,7 +4,8 @@ Each process listens on its inbox (a Pull0 socket). To reach a peer it dials the
 with a Push0 socket; nng reconnects by itself when the peer restarts. Outbound envelopes wait in
 a bounded per-peer queue; the peer's sender task takes whatever is queued (up to the frame size
 and batch limits) and sends it as one frame, so a busy link amortises per-frame costs while a
-quiet one sends each message at once: no message waits for a batch to fill.
+quiet one sends each message at once: no message waits for a batch to fill. Frames leave on
+nng sends the event loop does not wait for (:mod:`actors.nng_send`).
 
 Inbound frames are untrusted: anything that fails to decode or authenticate is dropped and
 counted, and never stops the receive loop.
@@ -23,6 +24,7 @@ from anyio.abc import TaskGroup, TaskStatus
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from actors.errors import ProtocolError
+from actors.nng_send import DetachedSender
 from actors.wire import (
     ENTRY_OVERHEAD,
     FRAME_OVERHEAD,
@@ -35,6 +37,7 @@ from actors.wire import (
 log = logging.getLogger("reckon.transport")
 
 _DRAIN_LIMIT = 64
+_RECEIVE_POLL = 0.25
 
 
 @dataclass(frozen=True)
@@ -45,9 +48,8 @@ class TransportConfig:
     max_batch: int = 256
     peer_queue: int = 4096
     send_timeout_ms: int = 2000
-    #: Frames nng may hold per peer before a send has to wait: a buffered send returns in
-    #: about half the time of one handed straight to the connection (measured: 21 vs 40 µs
-    #: of event-loop time per frame over TCP loopback).
+    #: Frames nng may hold per peer while the connection is busy; sends beyond it wait in
+    #: nng (see :mod:`actors.nng_send`) until they go out or ``send_timeout_ms`` passes.
     send_buffer: int = 64
     reconnect_min_ms: int = 50
     reconnect_max_ms: int = 1000
@@ -89,6 +91,7 @@ class _Peer:
     socket: pynng.Socket
     send: MemoryObjectSendStream[bytes]
     receive: MemoryObjectReceiveStream[bytes]
+    sender: DetachedSender
     pipes: set[int] = field(default_factory=set)
 
 
@@ -137,35 +140,34 @@ class Transport:
             inbox.close()
             for peer in self._peers.values():
                 peer.socket.close()
+                self._counters.send_dropped += peer.sender.close()
             self._peers.clear()
 
     async def _receive_loop(self, inbox: pynng.Socket, deliver: Callable[[Envelope], None]) -> None:
-        # One asynchronous receive waits for the first frame; non-blocking receives then
-        # drain every frame already waiting, so a busy inbox costs one nng aio object, future
-        # and cross-thread wake-up per burst instead of per frame. (nng's receive descriptor
-        # would save the aio for the first frame too, but it can miss a wake-up: nng #1368.)
-        # A checkpoint every ``_DRAIN_LIMIT`` frames keeps a flood from starving the
-        # process's other tasks.
+        # Driven by nng's receive descriptor, which is readable while frames wait, and
+        # non-blocking receives: one wake-up drains every waiting frame, and no Python code
+        # runs on nng's threads. (``arecv`` would run a callback on an nng thread per frame,
+        # which must take the GIL from the event loop and then wake it: measured, that doubled
+        # the CPU per request at light load.) nng's descriptor has missed wake-ups in the past
+        # (nng #1368), so the loop also looks every ``_RECEIVE_POLL`` seconds. A checkpoint
+        # every ``_DRAIN_LIMIT`` frames keeps a flood from starving the process's other tasks.
         c = self._counters
+        fd = inbox.recv_fd
         drained = 0
-        waiting = True
         while True:
-            if waiting:
-                frame = await inbox.arecv()
-                waiting = False
+            try:
+                frame = inbox.recv(block=False)
+            except pynng.TryAgain:
                 drained = 0
-            else:
-                try:
-                    frame = inbox.recv(block=False)
-                except pynng.TryAgain:
-                    waiting = True
-                    continue
-                except RuntimeError:  # pynng cannot unpack an empty message (NULL data)
-                    frame = b""
-                drained += 1
-                if drained >= _DRAIN_LIMIT:
-                    drained = 0
-                    await anyio.lowlevel.checkpoint()
+                with anyio.move_on_after(_RECEIVE_POLL):
+                    await anyio.wait_readable(fd)
+                continue
+            except RuntimeError:  # pynng cannot unpack an empty message (NULL data)
+                frame = b""
+            drained += 1
+            if drained >= _DRAIN_LIMIT:
+                drained = 0
+                await anyio.lowlevel.checkpoint()
             c.frames_in += 1
             c.bytes_in += len(frame)
             try:
@@ -214,7 +216,7 @@ class Transport:
         if cfg.send_buffer:
             sock.send_buffer_size = cfg.send_buffer
         send, receive = anyio.create_memory_object_stream[bytes](cfg.peer_queue)
-        peer = _Peer(address, sock, send, receive)
+        peer = _Peer(address, sock, send, receive, DetachedSender(sock, cfg.send_timeout_ms))
         # nng calls these from its own threads; a set add/discard is atomic under the GIL.
         # Keyed by nng's pipe id: the Python wrapper objects are not stable identities.
         sock.add_post_pipe_connect_cb(lambda pipe: peer.pipes.add(pipe.id))
@@ -249,23 +251,26 @@ class Transport:
     async def _send_frame(self, peer: _Peer, batch: list[bytes]) -> None:
         c = self._counters
         frame = encode_frame(batch, self._secret)
-        try:
-            try:  # nng takes it at once unless its queue to the peer is full or down
-                peer.socket.send(frame, block=False)
-            except pynng.TryAgain:
+        self._count_failed(peer, peer.sender.reclaim())
+        if not peer.sender.submit(frame, len(batch)):
+            # Too many sends in flight (the peer is slow or down): wait for nng to take it.
+            try:
                 await peer.socket.asend(frame)
-        except pynng.Timeout:
-            c.send_dropped += len(batch)
-            log.warning(
-                "peer did not take a frame in time peer=%s dropped=%d", peer.address, len(batch)
-            )
-            return
-        except pynng.Closed:
-            c.send_dropped += len(batch)
-            return
+            except pynng.Timeout:
+                self._count_failed(peer, len(batch))
+                return
+            except pynng.Closed:
+                c.send_dropped += len(batch)
+                return
         c.frames_out += 1
         c.envelopes_out += len(batch)
         c.bytes_out += len(frame)
+
+    def _count_failed(self, peer: _Peer, envelopes: int) -> None:
+        if envelopes:
+            self._counters.send_dropped += envelopes
+            log.warning("peer did not take frames in time peer=%s dropped=%d", peer.address,
+                        envelopes)
 
     def statistics(self) -> TransportStatistics:
         """A frozen snapshot of the counters."""
