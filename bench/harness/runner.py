@@ -3,14 +3,19 @@ node count, or one rate sweep per compared system, each against its target."""
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 
 from bench.cluster_setup import postgres, scratch_dir
-from bench.harness.openloop import PoolConfig, RunResult, Schedule, run_open_loop
+from bench.harness.openloop import (
+    PoolConfig,
+    RunResult,
+    Schedule,
+    run_blocking,
+    run_open_loop,
+)
 from bench.harness.options import BenchConfig
 from bench.harness.progress import ProgressBar
 from bench.harness.report import SweepRecord
@@ -65,8 +70,8 @@ class Runner:
         schedule = Schedule(rate, duration, c.max_requests, c.arrivals, c.seed)
         pool = PoolConfig(c.connections, c.start_timeout, c.request_timeout)
         self.progress.start(label)
-        return asyncio.run(run_open_loop(self.endpoint.host, self.endpoint.port,
-                                         self.scenario, schedule, pool, self.progress.update))
+        return run_blocking(run_open_loop(self.endpoint.host, self.endpoint.port,
+                                          self.scenario, schedule, pool, self.progress.update))
 
     def measure(self, rate: float) -> Step:
         """A measured step, reported on stderr when done."""

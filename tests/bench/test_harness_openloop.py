@@ -70,3 +70,20 @@ def test_timeouts_are_counted() -> None:
     result, _ = asyncio.run(_against_slow_server(
         1.0, Schedule(20, 0.5, 100), PoolConfig(connections=20, request_timeout=0.1)))
     assert result.timeouts == 10 and result.ok == 0
+
+
+def test_runs_on_uvloop_where_installed_with_the_same_results() -> None:
+    import uvloop
+
+    from bench.harness.openloop import event_loop_factory, run_blocking
+
+    assert event_loop_factory() is uvloop.new_event_loop  # a dependency on Linux
+
+    async def run() -> tuple[RunResult, int, str]:
+        result, served = await _against_slow_server(
+            0.0, Schedule(300, 1.0, 10_000), PoolConfig(connections=8))
+        return result, served, type(asyncio.get_running_loop()).__module__
+
+    result, served, loop_module = run_blocking(run())
+    assert loop_module.startswith("uvloop")
+    assert result.ok == served == 300 and result.failures == 0
