@@ -33,7 +33,7 @@ def _head_score(
 
 
 @njit(cache=True, nogil=True)
-def analogy_estimates_each(
+def analogy_estimates(
     neighbours: NDArray[np.int64],
     sims: NDArray[np.float64],
     k_use: int,
@@ -49,9 +49,16 @@ def analogy_estimates_each(
     adjust_to: int,
     power: float,
 ) -> NDArray[np.float64]:
-    """:func:`analogy_estimates` with coefficients per query: row ``i`` of ``coefs``
-    adjusts query ``i`` (a single row adjusts every query). Leave-one-out estimates of
-    learned items use this, each with the coefficients fitted without that item."""
+    """Log-effort estimate of each query from its first ``k_use`` valid neighbours.
+
+    ``neighbours[i]`` are stored rows (-1 = none, skipped) with similarities ``sims[i]``.
+    Neighbour ``r`` proposes ``log_efforts[r] + s(q) - s(r)``, where ``s`` sums
+    ``value * coef`` over coordinates in ``[adjust_from, adjust_to)``; proposals are
+    averaged with weights ``max(sim, 0) ** power`` (equal weights if all are 0).
+    NaN where a query has no valid neighbour. ``coefs`` holds one row of coefficients for
+    every query, or one row per query (leave-one-out estimates of learned items use the
+    coefficients fitted without each item).
+    """
     n_q = neighbours.shape[0]
     out = np.full(n_q, np.nan)
     for i in range(n_q):
@@ -79,34 +86,3 @@ def analogy_estimates_each(
         if used > 0:
             out[i] = total / total_w if total_w > 1e-12 else plain / used
     return out
-
-
-@njit(cache=True, nogil=True)
-def analogy_estimates(
-    neighbours: NDArray[np.int64],
-    sims: NDArray[np.float64],
-    k_use: int,
-    log_efforts: NDArray[np.float64],
-    q_indptr: NDArray[np.int64],
-    q_indices: NDArray[np.int32],
-    q_values: NDArray[np.float64],
-    indptr: NDArray[np.int64],
-    indices: NDArray[np.uint16],
-    values: NDArray[np.float32],
-    coef: NDArray[np.float64],
-    adjust_from: int,
-    adjust_to: int,
-    power: float,
-) -> NDArray[np.float64]:
-    """Log-effort estimate of each query from its first ``k_use`` valid neighbours.
-
-    ``neighbours[i]`` are stored rows (-1 = none, skipped) with similarities ``sims[i]``.
-    Neighbour ``r`` proposes ``log_efforts[r] + s(q) - s(r)``, where ``s`` sums
-    ``value * coef`` over coordinates in ``[adjust_from, adjust_to)``; proposals are
-    averaged with weights ``max(sim, 0) ** power`` (equal weights if all are 0).
-    NaN where a query has no valid neighbour.
-    """
-    return analogy_estimates_each(
-        neighbours, sims, k_use, log_efforts, q_indptr, q_indices, q_values, indptr, indices,
-        values, coef.reshape(1, coef.shape[0]), adjust_from, adjust_to, power,
-    )  # fmt: skip

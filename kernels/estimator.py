@@ -232,7 +232,7 @@ class Estimator:
             items = self._items
             out[:, 1] = analogy_estimates(
                 rows, sims, cfg.analogy_k, items.log_efforts, indptr, indices, values,
-                items.indptr, items.indices, items.values, self._model.mean_, 1,
+                items.indptr, items.indices, items.values, self._model.mean_[None, :], 1,
                 cfg.text_start, cfg.analogy_power,
             )  # fmt: skip
         out[:, 2] = self._median.median()

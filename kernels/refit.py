@@ -29,7 +29,7 @@ import scipy.linalg
 from numba import njit
 from numpy.typing import NDArray
 
-from kernels.analogy_estimate import analogy_estimates_each
+from kernels.analogy_estimate import analogy_estimates
 from kernels.blr import BayesianLinearRegression
 from kernels.evidence import EvidenceProblem, choose_block_variances
 from kernels.features import FeatureRows
@@ -171,7 +171,7 @@ def refit_estimator(est: Estimator) -> Estimator:
                                                 cfg.text_start)  # fmt: skip
             best, chosen_k = np.inf, cfg.analogy_k
             for k in grid:
-                estimates = analogy_estimates_each(
+                estimates = analogy_estimates(
                     nb, sims, k, logs, w_indptr, w_indices, w_values,
                     items.indptr, items.indices, items.values, coefs, 1,
                     cfg.text_start, cfg.analogy_power,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from kernels.analogy_estimate import analogy_estimates, analogy_estimates_each
+from kernels.analogy_estimate import analogy_estimates
 
 
 def ref_estimates(nb, sims, k_use, logy, q, x, coef, lo, hi, power):
@@ -40,7 +40,7 @@ def test_matches_reference() -> None:
     sims[3, :] = -0.5  # all weights zero: plain mean
     got = analogy_estimates(
         nb, sims, 3, logy, *csr(q, np.int32, np.float64), *csr(x, np.uint16, np.float32),
-        coef, 1, 8, 1.5,
+        coef[None, :], 1, 8, 1.5,
     )  # fmt: skip
     want = ref_estimates(nb, sims, 3, logy, q, x.astype(np.float64), coef, 1, 8, 1.5)
     np.testing.assert_allclose(got, want, rtol=1e-9)
@@ -56,13 +56,12 @@ def test_per_query_coefficients_adjust_each_query_with_its_own_row() -> None:
     nb = rng.integers(0, 30, size=(5, 4))
     sims = rng.uniform(0.0, 1.0, size=(5, 4))
     qs, xs = csr(q, np.int32, np.float64), csr(x, np.uint16, np.float32)
-    got = analogy_estimates_each(nb, sims, 4, logy, *qs, *xs, coefs, 1, 6, 1.0)
+    got = analogy_estimates(nb, sims, 4, logy, *qs, *xs, coefs, 1, 6, 1.0)
     for i in range(5):
         want = ref_estimates(nb[i : i + 1], sims[i : i + 1], 4, logy, q[i : i + 1],
                              x.astype(np.float64), coefs[i], 1, 6, 1.0)  # fmt: skip
         assert got[i] == pytest.approx(want[0], rel=1e-9)
-    # one row of coefficients adjusts every query, as analogy_estimates does
-    shared = analogy_estimates_each(nb, sims, 4, logy, *qs, *xs, coefs[:1], 1, 6, 1.0)
-    np.testing.assert_allclose(
-        shared, analogy_estimates(nb, sims, 4, logy, *qs, *xs, coefs[0], 1, 6, 1.0), rtol=1e-12
-    )
+    # a single row of coefficients adjusts every query
+    shared = analogy_estimates(nb, sims, 4, logy, *qs, *xs, coefs[:1], 1, 6, 1.0)
+    want = ref_estimates(nb, sims, 4, logy, q, x.astype(np.float64), coefs[0], 1, 6, 1.0)
+    np.testing.assert_allclose(shared, want, rtol=1e-9)
