@@ -384,7 +384,7 @@ class Estimator:
         if est._model.dim != config.dim:
             raise ValueError("malformed estimator state: model size does not match config")
         est._rebuild_index()
-        est._median = RunningMedian(np.log(est._items.efforts))
+        est._median = RunningMedian(est._items.log_efforts)
         return est
 
 

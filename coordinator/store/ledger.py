@@ -60,10 +60,6 @@ class LedgerWriter:
         self._dropped = 0
         self._failed = 0
 
-    def record(self, est: IssuedEstimate) -> None:
-        """Queue an issued estimate; never blocks."""
-        self.record_many((est,))
-
     def record_many(self, estimates: Sequence[IssuedEstimate]) -> None:
         """Queue issued estimates, in order; never blocks. What does not fit is counted."""
         room = self._capacity - len(self._queue)
