@@ -41,7 +41,9 @@ def handles(message_type: type[Message]) -> Callable[[H], H]:
     return mark
 
 
-def handles_batch(message_type: type[Message], max_batch: int = 64) -> Callable[[H], H]:
+def handles_batch(message_type: type[Message], max_batch: int = 64, *,
+                  size: Callable[[Any], int] | None = None,
+                  max_size: int = 0) -> Callable[[H], H]:
     """Mark an async method as the batch handler of ``message_type``.
 
     The method takes ``list[tuple[message, sender]]`` (at least one entry, at most
@@ -50,19 +52,41 @@ def handles_batch(message_type: type[Message], max_batch: int = 64) -> Callable[
     :class:`~actors.errors.Refused` to answer that entry with an error, or another exception
     instance to answer it as a failed handler (without restarting the actor). If the method
     itself raises, every entry is answered with an error and the actor restarts.
+
+    With ``size`` (a message's weight, e.g. its item count) a batch also stops growing
+    before its total weight would pass ``max_size``; a message heavier than that alone is a
+    batch of its own. Replies go out when the handler returns, so this bounds how long the
+    first message of a batch waits for the last: big messages are answered one by one,
+    and the asker can work on one answer while the next is computed.
     """
     if max_batch < 1:
         raise ValueError("max_batch must be at least 1")
+    if size is not None and max_size < 1:
+        raise ValueError("max_size must be at least 1 when size is given")
 
     def mark(fn: H) -> H:
-        fn._reckon_handles_batch = (message_type, max_batch)  # type: ignore[attr-defined]
+        fn._reckon_handles_batch = BatchLimits(message_type, max_batch, size, max_size)  # type: ignore[attr-defined]
         return fn
 
     return mark
 
 
-#: A batch handler bound to its actor, with the most entries it takes at once.
-BatchHandler = tuple[Callable[[list[tuple[Message, str]]], Awaitable[list[Any]]], int]
+@dataclass(frozen=True, slots=True)
+class BatchLimits:
+    """How many messages (and how much weight) one call of a batch handler takes."""
+
+    message_type: type[Message]
+    max_batch: int
+    size: Callable[[Any], int] | None = None
+    max_size: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class BatchHandler:
+    """A batch handler bound to its actor, with its limits."""
+
+    handler: Callable[[list[tuple[Message, str]]], Awaitable[list[Any]]]
+    limits: BatchLimits
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,7 +111,7 @@ class Actor:
     mailbox_size: ClassVar[int] = 1024
     max_concurrency: ClassVar[int] = 1
     _handlers: ClassVar[dict[str, str]] = {}
-    _batch_handlers: ClassVar[dict[str, tuple[str, int]]] = {}
+    _batch_handlers: ClassVar[dict[str, tuple[str, BatchLimits]]] = {}
 
     system: ActorSystem
     name: str
@@ -95,7 +119,7 @@ class Actor:
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         handlers: dict[str, str] = {}
-        batch_handlers: dict[str, tuple[str, int]] = {}
+        batch_handlers: dict[str, tuple[str, BatchLimits]] = {}
         for klass in reversed(cls.__mro__):
             for attr, value in vars(klass).items():
                 mtype = getattr(value, "_reckon_handles", None)
@@ -104,8 +128,8 @@ class Actor:
                     batch_handlers.pop(mtype.TYPE, None)
                 batch = getattr(value, "_reckon_handles_batch", None)
                 if batch is not None:
-                    batch_handlers[batch[0].TYPE] = (attr, batch[1])
-                    handlers.pop(batch[0].TYPE, None)
+                    batch_handlers[batch.message_type.TYPE] = (attr, batch)
+                    handlers.pop(batch.message_type.TYPE, None)
         cls._handlers = handlers
         cls._batch_handlers = batch_handlers
 
@@ -131,6 +155,6 @@ class Actor:
         return getattr(self, attr) if attr else None
 
     def batch_handler_for(self, type_name: str) -> BatchHandler | None:
-        """The bound batch handler for a message type and its batch limit, or None."""
+        """The bound batch handler for a message type and its limits, or None."""
         entry = self._batch_handlers.get(type_name)
-        return (getattr(self, entry[0]), entry[1]) if entry else None
+        return BatchHandler(getattr(self, entry[0]), entry[1]) if entry else None

@@ -252,8 +252,10 @@ class ActorSystem:
             if batch_handler is None:
                 await self._handle(actor, cell, delivery, reraise=True)
                 continue
+            limits = batch_handler.limits
             batch = [delivery]
-            while len(batch) < batch_handler[1]:
+            weight = limits.size(delivery.message) if limits.size is not None else 0
+            while len(batch) < limits.max_batch:
                 try:
                     more = cell.receive.receive_nowait()
                 except (anyio.WouldBlock, anyio.EndOfStream):
@@ -261,8 +263,13 @@ class ActorSystem:
                 if more.message.TYPE != delivery.message.TYPE:
                     cell.held = more
                     break
+                if limits.size is not None:
+                    weight += limits.size(more.message)
+                    if weight > limits.max_size:
+                        cell.held = more
+                        break
                 batch.append(more)
-            await self._handle_batch(cell, batch_handler[0], batch, reraise=True)
+            await self._handle_batch(cell, batch_handler.handler, batch, reraise=True)
 
     async def _handle_batch(self, cell: _Cell,
                             handler: Callable[[list[tuple[Message, str]]], Any],
@@ -316,7 +323,7 @@ class ActorSystem:
     async def _handle(self, actor: Actor, cell: _Cell, d: Delivery, *, reraise: bool) -> None:
         handler = actor.handler_for(d.message.TYPE)
         if handler is None and (batch_handler := actor.batch_handler_for(d.message.TYPE)):
-            await self._handle_batch(cell, batch_handler[0], [d], reraise=reraise)
+            await self._handle_batch(cell, batch_handler.handler, [d], reraise=reraise)
             return
         if handler is None:
             cell.failed += 1

@@ -44,14 +44,21 @@ class RouterStatistics:
     publish_dropped: int
 
 
+#: Seconds added to the hedge delay for each item of a read beyond the first: about twice a
+#: node's compute time per item in a large batch, so only a node that is really stalled
+#: gets a big batch asked of another owner.
+HEDGE_PER_ITEM = 100e-6
+
+
 class Router:
     """Sends events to owners and reads from the first owner that answers."""
 
     def __init__(self, system: ActorSystem, membership: Membership, *, hedge_delay: float,
-                 timeout: float) -> None:
+                 timeout: float, hedge_per_item: float = HEDGE_PER_ITEM) -> None:
         self.system = system
         self.membership = membership
         self.hedge_delay = hedge_delay
+        self.hedge_per_item = hedge_per_item
         self.timeout = timeout
         self._heads: dict[str, int] = {}
         self._reads = self._hedged = self._failed = self._published = self._dropped = 0
@@ -107,12 +114,14 @@ class Router:
         down = [a for a in addresses if a not in up]
         return up + down
 
-    async def read(self, tenant: str, msg: Message) -> Message:
+    async def read(self, tenant: str, msg: Message, items: int = 1) -> Message:
         """Ask the tenant's owners with hedging; raise :class:`NoNodesAvailable` if none answer.
 
-        The first candidate is asked; each later one is asked too once ``hedge_delay`` has
+        The first candidate is asked; each later one is asked too once the hedge delay has
         passed without an answer, or at once when every ask so far has failed. The first
-        good reply wins; the others are forgotten (their late replies are dropped).
+        good reply wins; the others are forgotten (their late replies are dropped). The
+        hedge delay is ``hedge_delay`` plus ``hedge_per_item`` for each item beyond the
+        first: a big batch is not asked twice just because it takes longer to compute.
         """
         self._reads += 1
         candidates = self.candidates(tenant)
@@ -123,6 +132,7 @@ class Router:
         errors: list[str] = []
         waiting: list[tuple[str, PendingAsk]] = []
         deadline = anyio.current_time() + self.timeout
+        hedge_after = self.hedge_delay + max(0, items - 1) * self.hedge_per_item
         try:
             for i, address in enumerate(candidates):
                 if i > 0:
@@ -134,7 +144,7 @@ class Router:
                     continue
                 last = i == len(candidates) - 1
                 until = deadline if last else min(deadline,
-                                                  anyio.current_time() + self.hedge_delay)
+                                                  anyio.current_time() + hedge_after)
                 reply = await self._first_reply(waiting, errors, until)
                 if reply is not None:
                     return reply

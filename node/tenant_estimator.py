@@ -38,8 +38,11 @@ INLINE_FOLD_LIMIT = 32
 Learn = tuple[str, dict[str, Any], float]
 #: Most estimate requests answered together (their items go to the model in one call).
 ESTIMATE_BATCH = 64
-#: Most items in one model call; a bigger set of queued requests takes several calls.
-MAX_ITEMS_PER_CALL = 2000
+#: Most items of queued requests taken into one model call (a bigger request is a call of
+#: its own). Replies leave when the call is done, so big requests are answered one by one
+#: and the coordinator renders one answer while the next is computed; at this size the
+#: fixed cost of a call is under 1% of it.
+MAX_ITEMS_PER_CALL = 256
 #: Model calls with more items than this run in a worker thread, so that the node keeps
 #: heartbeating and serving other tenants meanwhile.
 THREAD_ITEMS = 256
@@ -99,7 +102,8 @@ class TenantEstimator(Actor):
             await self.catch_up()
         self._start_refit_if_due()
 
-    @handles_batch(EstimateRequest, max_batch=ESTIMATE_BATCH)
+    @handles_batch(EstimateRequest, max_batch=ESTIMATE_BATCH,
+                   size=lambda msg: len(msg.items), max_size=MAX_ITEMS_PER_CALL)
     async def on_estimates(self, batch: list[tuple[EstimateRequest, str]]) -> list[Any]:
         self._swap_refitted()
         need, sender = max((msg.min_seq, sender) for msg, sender in batch)
@@ -113,20 +117,19 @@ class TenantEstimator(Actor):
                 results[i] = Refused("behind", f"at seq {self.last_seq}, asked for {msg.min_seq}")
             else:
                 by_levels.setdefault(tuple(msg.quantiles), []).append(i)
-        for levels, same_levels in by_levels.items():
-            for members in _chunks(same_levels, [len(msg.items) for msg, _ in batch]):
-                answers: list[Any]
-                try:
-                    answers = await self._estimate([batch[i][0] for i in members], levels)
-                except ValueError:  # one request's input is bad: answer each on its own
-                    answers = []
-                    for i in members:
-                        try:
-                            answers += await self._estimate([batch[i][0]], levels)
-                        except ValueError as e:
-                            answers.append(e)
-                for i, answer in zip(members, answers, strict=True):
-                    results[i] = answer
+        for levels, members in by_levels.items():
+            answers: list[Any]
+            try:
+                answers = await self._estimate([batch[i][0] for i in members], levels)
+            except ValueError:  # one request's input is bad: answer each on its own
+                answers = []
+                for i in members:
+                    try:
+                        answers += await self._estimate([batch[i][0]], levels)
+                    except ValueError as e:
+                        answers.append(e)
+            for i, answer in zip(members, answers, strict=True):
+                results[i] = answer
         return results
 
     async def _estimate(self, requests: list[EstimateRequest], levels: tuple[float, ...]
@@ -290,20 +293,6 @@ class TenantEstimator(Actor):
                 return reply
             errors.append(f"{address}: unexpected reply {reply.TYPE}")
         raise CatchUpFailed(f"tenant {self.tenant}: no coordinator served events: {errors}")
-
-
-def _chunks(members: list[int], sizes: list[int]) -> list[list[int]]:
-    """``members`` (request positions) in order, cut so that no part holds more than
-    :data:`MAX_ITEMS_PER_CALL` items (a single larger request is a part of its own)."""
-    parts: list[list[int]] = []
-    total = MAX_ITEMS_PER_CALL
-    for i in members:
-        if total + sizes[i] > MAX_ITEMS_PER_CALL:
-            parts.append([])
-            total = 0
-        parts[-1].append(i)
-        total += sizes[i]
-    return parts
 
 
 def _learn(model: Estimator, batch: list[Learn]) -> None:

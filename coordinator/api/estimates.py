@@ -34,7 +34,7 @@ async def _estimate(st: AppState, tenant: str, items: list[dict[str, Any]],
     msg = EstimateRequest(tenant, wire_items, quantiles,
                           max(min_seq, st.router.known_head(tenant)))
     try:
-        reply = await st.router.read(tenant, msg)
+        reply = await st.router.read(tenant, msg, items=len(items))
     except NoNodesAvailable as e:
         raise ServiceUnavailable(str(e), headers={"Retry-After": "1"}) from e
     if not isinstance(reply, EstimateReply) or len(reply.results) != len(items):

@@ -300,6 +300,56 @@ async def test_batch_handler_gets_queued_messages_together_in_order(anyio_backen
         tg.cancel_scope.cancel()
 
 
+class WeighingBatcher(Actor):
+    """Batches pings by the length of their payloads: at most 10 characters a batch."""
+
+    batches: list[list[str]] = []
+
+    @handles_batch(Ping, max_batch=16, size=lambda msg: len(msg.payload), max_size=10)
+    async def pings(self, batch: list[tuple[Ping, str]]) -> list[object]:
+        WeighingBatcher.batches.append([msg.payload for msg, _ in batch])
+        await anyio.sleep(0.02)  # let more asks queue up meanwhile
+        return [Pong(msg.payload) for msg, _ in batch]
+
+
+@pytest.mark.parametrize("anyio_backend", BACKENDS)
+@pytest.mark.anyio
+async def test_batches_stop_growing_at_their_weight_limit(anyio_backend):
+    WeighingBatcher.batches = []
+    payloads = ["aaaa", "bbbb", "cc", "d", "e" * 25, "ff", "ggggggggg", "hh", "i"]
+    async with anyio.create_task_group() as tg:
+        a, b = await _pair(tg)
+        b.spawn("batcher", WeighingBatcher)
+        ref = a.ref(b.address, "batcher")
+        results: dict[str, object] = {}
+
+        async def one(p: str) -> None:
+            results[p] = await ref.ask(Ping(p), timeout=10)
+
+        ref.tell(Ping("first"))  # occupies the actor while the rest queue up
+        await anyio.sleep(0.005)
+        async with anyio.create_task_group() as inner:
+            for p in payloads:
+                inner.start_soon(one, p)
+                await anyio.sleep(0.001)  # keeps the mailbox order
+        assert results == {p: Pong(p) for p in payloads}
+        assert WeighingBatcher.batches == [
+            ["first"],
+            ["aaaa", "bbbb", "cc"],  # 10: "d" would make 11
+            ["d"],  # the 25-character ping is heavier than the limit: a batch of its own
+            ["e" * 25],
+            ["ff"],  # "ggggggggg" would make 11
+            ["ggggggggg"],
+            ["hh", "i"],
+        ]
+        tg.cancel_scope.cancel()
+
+
+def test_a_weighed_batch_handler_needs_a_weight_limit():
+    with pytest.raises(ValueError, match="max_size"):
+        handles_batch(Ping, size=lambda msg: 1)
+
+
 @pytest.mark.parametrize("anyio_backend", ["trio"])
 @pytest.mark.anyio
 async def test_batch_entries_answer_errors_alone_and_other_types_keep_their_place(

@@ -86,6 +86,24 @@ async def test_a_fast_first_owner_answers_without_hedging(anyio_backend):
 
 @pytest.mark.anyio
 @pytest.mark.parametrize("anyio_backend", ["asyncio"])
+async def test_a_big_read_waits_longer_before_it_is_hedged(anyio_backend):
+    async with anyio.create_task_group() as tg:
+        router = await _cluster(tg, [0.3, 0.0], hedge=0.05, timeout=5)
+        router.hedge_per_item = 0.001
+        start = anyio.current_time()
+        slow = await router.read(TENANT, Ping("x"), items=1001)  # hedge after 1.05 s
+        assert anyio.current_time() - start >= 0.25  # the first owner, within its delay
+        assert router.statistics().hedged == 0
+        start = anyio.current_time()
+        fast = await router.read(TENANT, Ping("x"), items=1)  # hedge after 0.05 s
+        assert anyio.current_time() - start < 0.25
+        assert router.statistics().hedged == 1
+        assert isinstance(slow, Pong) and isinstance(fast, Pong) and slow != fast
+        tg.cancel_scope.cancel()
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
 async def test_a_refusing_owner_is_passed_over_without_waiting_for_the_hedge(anyio_backend):
     async with anyio.create_task_group() as tg:
         router = await _cluster(tg, [-1.0, 0.0], hedge=5.0, timeout=10)

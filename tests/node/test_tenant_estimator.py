@@ -238,17 +238,6 @@ async def test_a_replayed_history_is_refitted_after_start() -> None:
         tg.cancel_scope.cancel()
 
 
-def test_queued_requests_are_cut_into_model_calls_of_bounded_size() -> None:
-    from node.tenant_estimator import MAX_ITEMS_PER_CALL, _chunks
-
-    big = MAX_ITEMS_PER_CALL
-    sizes = [big // 2, big // 2 - 100, 200, big + 500, 10, 10]
-    parts = _chunks([0, 1, 2, 3, 4, 5], sizes)
-    assert parts == [[0, 1], [2], [3], [4, 5]]
-    assert all(sum(sizes[i] for i in p) <= big for p in parts if len(p) > 1)
-    assert _chunks([], []) == []
-
-
 @pytest.mark.anyio
 async def test_large_queued_batches_are_answered_in_worker_threads() -> None:
     FakeLog.log = [_varied_event(s) for s in range(1, 31)]
@@ -281,4 +270,43 @@ async def test_large_queued_batches_are_answered_in_worker_threads() -> None:
             assert isinstance(reply, EstimateReply) and len(reply.results) == 300
             alone = real([req.items[7]["title"]], [""], [{}], np.array(req.quantiles))[0]
             assert reply.results[7]["quantiles"] == pytest.approx(list(alone.quantiles))
+        tg.cancel_scope.cancel()
+
+
+@pytest.mark.anyio
+async def test_queued_requests_share_model_calls_up_to_a_bounded_size() -> None:
+    """Small queued requests share a model call; big ones get one each, so each big
+    request is answered as soon as its own items are done."""
+    from node.tenant_estimator import MAX_ITEMS_PER_CALL
+
+    FakeLog.log = [_varied_event(s) for s in range(1, 31)]
+    async with anyio.create_task_group() as tg:
+        system, config = await _system(tg)
+        ref, instances = _spawn_tracked(system, dataclasses.replace(config, refit_growth=0))
+        await ref.ask(EstimateRequest("t", [{"title": "x"}], [0.5]), timeout=30)
+        model = instances[-1].model
+        calls: list[int] = []
+        real = model.predict_many
+
+        def recording(titles: list[str], *args: object) -> object:
+            calls.append(len(titles))
+            return real(titles, *args)  # type: ignore[arg-type]
+
+        model.predict_many = recording  # type: ignore[method-assign]
+        sizes = [40] * 12 + [MAX_ITEMS_PER_CALL + 100] * 3
+        replies: dict[int, object] = {}
+
+        async def one(k: int) -> None:
+            items = [{"title": f"api {k} {i}"} for i in range(sizes[k])]
+            replies[k] = await ref.ask(EstimateRequest("t", items, [0.5]), timeout=60)
+
+        async with anyio.create_task_group() as inner:
+            for k in range(len(sizes)):  # all queued before the actor takes the first
+                inner.start_soon(one, k)
+        assert all(len(replies[k].results) == n for k, n in enumerate(sizes))  # type: ignore[attr-defined]
+        assert sum(calls) == sum(sizes)
+        big = [n for n in calls if n > MAX_ITEMS_PER_CALL]
+        assert big == [MAX_ITEMS_PER_CALL + 100] * 3  # big requests: a call each
+        small = [n for n in calls if n <= MAX_ITEMS_PER_CALL]
+        assert len(small) < 12  # the small ones really shared calls
         tg.cancel_scope.cancel()
