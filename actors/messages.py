@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from actors.message import Message, message
 
 # ---- membership (node -> coordinator) -------------------------------------------------------
@@ -92,6 +94,34 @@ class EstimateReply(Message):
 
     TYPE = "estimate-reply.v1"
     results: list[dict[str, Any]]
+    model_version: str
+    seq: int
+
+
+@message
+class EstimateJSONRequest(Message):
+    """:class:`EstimateRequest`, answered with an :class:`EstimateJSONReply`: what the
+    coordinator passes on to HTTP clients comes already written as JSON. Nodes that handle
+    it say so in their heartbeat (``stats["speaks"]``)."""
+
+    TYPE = "estimate-json.v1"
+    tenant: str
+    items: list[dict[str, Any]]
+    quantiles: list[float]
+    min_seq: int = 0
+
+
+@message
+class EstimateJSONReply(Message):
+    """Results in columns: ``quantiles`` (items x levels) and ``medians`` as arrays, and per
+    item its analogies and drivers as JSON arrays, in the shape of the HTTP API's
+    ``analogies`` and ``drivers`` fields."""
+
+    TYPE = "estimate-json-reply.v1"
+    quantiles: np.ndarray
+    medians: np.ndarray
+    analogies: list[bytes]
+    drivers: list[bytes]
     model_version: str
     seq: int
 

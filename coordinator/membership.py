@@ -82,6 +82,15 @@ class Membership:
         info = self._nodes.get(node_id)
         return info.address if info else None
 
+    def speaks(self, address: str, type_name: str) -> bool:
+        """Whether the node at ``address`` announced (``stats["speaks"]`` in its heartbeat)
+        that it handles the message type ``type_name``."""
+        for info in self._nodes.values():
+            if info.address == address:
+                speaks = (info.stats or {}).get("speaks")
+                return isinstance(speaks, list) and type_name in speaks
+        return False
+
     def nodes(self) -> list[NodeInfo]:
         """Every known node, live or not."""
         return list(self._nodes.values())

@@ -114,7 +114,8 @@ class Router:
         down = [a for a in addresses if a not in up]
         return up + down
 
-    async def read(self, tenant: str, msg: Message, items: int = 1) -> Message:
+    async def read(self, tenant: str, msg: Message, items: int = 1,
+                   fallback: Message | None = None) -> Message:
         """Ask the tenant's owners with hedging; raise :class:`NoNodesAvailable` if none answer.
 
         The first candidate is asked; each later one is asked too once the hedge delay has
@@ -122,6 +123,8 @@ class Router:
         good reply wins; the others are forgotten (their late replies are dropped). The
         hedge delay is ``hedge_delay`` plus ``hedge_per_item`` for each item beyond the
         first: a big batch is not asked twice just because it takes longer to compute.
+        A node that has not announced that it handles ``msg``'s type is sent ``fallback``
+        instead, if given (an older node during a rolling upgrade).
         """
         self._reads += 1
         candidates = self.candidates(tenant)
@@ -138,7 +141,10 @@ class Router:
                 if i > 0:
                     self._hedged += 1
                 try:
-                    waiting.append((address, self.system.start_ask(address, target, msg)))
+                    ask = msg
+                    if fallback is not None and not self.membership.speaks(address, msg.TYPE):
+                        ask = fallback
+                    waiting.append((address, self.system.start_ask(address, target, ask)))
                 except RemoteError as e:
                     errors.append(f"{address}: {e}")
                     continue

@@ -12,13 +12,15 @@ import logging
 import anyio
 
 from actors import ActorSystem, AskTimeout, RemoteError, Ring
-from actors.messages import ClusterView, Heartbeat, Leave
+from actors.messages import ClusterView, EstimateJSONRequest, Heartbeat, Leave
 from node.config import NodeConfig
 from node.tenant_estimator import COORDINATOR_ACTOR
 
 log = logging.getLogger("reckon.node.agent")
 
 ESTIMATOR_PREFIX = "estimator:"
+#: Message types a coordinator may send only to nodes that announce them (see Heartbeat).
+SPEAKS = [EstimateJSONRequest.TYPE]
 
 
 class NodeAgent:
@@ -54,6 +56,9 @@ class NodeAgent:
                 "bad_messages": stats.bad_messages,
                 "frames_dropped": stats.transport.frames_dropped,
                 "envelopes_dropped": stats.transport.envelopes_dropped,
+                # Message types beyond the first protocol that this node handles: a
+                # coordinator sends them only to nodes that list them (rolling upgrades).
+                "speaks": SPEAKS,
             },
         )
         try:

@@ -19,15 +19,24 @@ from __future__ import annotations
 import functools
 import logging
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import anyio
 import numpy as np
 
 from actors import Actor, AskTimeout, Refused, RemoteError, handles, handles_batch
-from actors.messages import EstimateReply, EstimateRequest, FetchEvents, TenantEvents
+from actors.message import Message
+from actors.messages import (
+    EstimateJSONReply,
+    EstimateJSONRequest,
+    EstimateReply,
+    EstimateRequest,
+    FetchEvents,
+    TenantEvents,
+)
 from kernels import Estimator, EstimatorConfig, Prediction
+from node import estimate_json
 from node.config import NodeConfig
 
 log = logging.getLogger("reckon.node.estimator")
@@ -36,6 +45,8 @@ COORDINATOR_ACTOR = "coordinator"
 INLINE_FOLD_LIMIT = 32
 #: What one event teaches the model: item id, the item (title, description, features), effort.
 Learn = tuple[str, dict[str, Any], float]
+#: An estimate request, answered with msgpack maps or with JSON for the HTTP API.
+AnyEstimateRequest = EstimateRequest | EstimateJSONRequest
 #: Most estimate requests answered together (their items go to the model in one call).
 ESTIMATE_BATCH = 64
 #: Most items of queued requests taken into one model call (a bigger request is a call of
@@ -105,6 +116,16 @@ class TenantEstimator(Actor):
     @handles_batch(EstimateRequest, max_batch=ESTIMATE_BATCH,
                    size=lambda msg: len(msg.items), max_size=MAX_ITEMS_PER_CALL)
     async def on_estimates(self, batch: list[tuple[EstimateRequest, str]]) -> list[Any]:
+        return await self._answer(batch)
+
+    @handles_batch(EstimateJSONRequest, max_batch=ESTIMATE_BATCH,
+                   size=lambda msg: len(msg.items), max_size=MAX_ITEMS_PER_CALL)
+    async def on_json_estimates(self, batch: list[tuple[EstimateJSONRequest, str]]
+                                ) -> list[Any]:
+        return await self._answer(batch)
+
+    async def _answer(self, batch: Sequence[tuple[AnyEstimateRequest, str]]) -> list[Any]:
+        """Results for a batch of estimate requests, all of one type."""
         self._swap_refitted()
         need, sender = max((msg.min_seq, sender) for msg, sender in batch)
         if need > self.last_seq:
@@ -132,8 +153,8 @@ class TenantEstimator(Actor):
                 results[i] = answer
         return results
 
-    async def _estimate(self, requests: list[EstimateRequest], levels: tuple[float, ...]
-                        ) -> list[EstimateReply]:
+    async def _estimate(self, requests: Sequence[AnyEstimateRequest],
+                        levels: tuple[float, ...]) -> list[Message]:
         """One model call for all items of ``requests``, answered per request (in a worker
         thread when there are many items: nothing else touches this model meanwhile, since
         the actor handles one message at a time)."""
@@ -146,11 +167,18 @@ class TenantEstimator(Actor):
             np.asarray(levels, dtype=np.float64),
         )
         preds = await anyio.to_thread.run_sync(call) if len(items) > THREAD_ITEMS else call()
-        replies, start = [], 0
+        replies: list[Message] = []
+        start = 0
         for msg in requests:
             end = start + len(msg.items)
-            replies.append(EstimateReply(results=[_result(p) for p in preds[start:end]],
-                                         model_version=self.model_version, seq=self.last_seq))
+            if isinstance(msg, EstimateJSONRequest):
+                replies.append(EstimateJSONReply(
+                    *estimate_json.columns(preds[start:end], len(levels)),
+                    model_version=self.model_version, seq=self.last_seq))
+            else:
+                replies.append(EstimateReply(results=[_result(p) for p in preds[start:end]],
+                                             model_version=self.model_version,
+                                             seq=self.last_seq))
             start = end
         return replies
 

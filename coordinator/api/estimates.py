@@ -5,10 +5,12 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
+import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from actors.messages import EstimateReply, EstimateRequest
+from actors.message import Message
+from actors.messages import EstimateJSONReply, EstimateJSONRequest, EstimateReply, EstimateRequest
 from coordinator.api.common import json_response, state_of
 from coordinator.problems import InvalidInput, ServiceUnavailable
 from coordinator.router import NoNodesAvailable
@@ -28,31 +30,58 @@ def _qkey(q: float) -> str:
     return f"{q:g}"
 
 
+#: A node's answer in columns: quantile rows, medians, analogies and drivers (the last two
+#: as values for the response, or as JSON written by the node), model version and seq.
+Columns = tuple[list[list[float]], list[float], list[Any], list[Any], str, int]
+
+
+def _unexpected() -> ServiceUnavailable:
+    return ServiceUnavailable("an owner node answered with an unexpected reply",
+                              headers={"Retry-After": "1"})
+
+
+def _columns(reply: Message, n_items: int, n_levels: int) -> Columns:
+    """The results of a node's reply, checked against what was asked."""
+    if isinstance(reply, EstimateJSONReply):
+        if (reply.quantiles.shape != (n_items, n_levels) or reply.medians.shape != (n_items,)
+                or len(reply.analogies) != n_items or len(reply.drivers) != n_items):
+            raise _unexpected()
+        return (reply.quantiles.astype(float).tolist(), reply.medians.astype(float).tolist(),
+                [orjson.Fragment(a) for a in reply.analogies],
+                [orjson.Fragment(d) for d in reply.drivers], reply.model_version, reply.seq)
+    if not isinstance(reply, EstimateReply) or len(reply.results) != n_items:
+        raise _unexpected()
+    rows = [[float(v) for v in r["quantiles"]] for r in reply.results]
+    if any(len(row) != n_levels for row in rows):
+        raise _unexpected()
+    return (rows, [float(r["median"]) for r in reply.results],
+            [r["analogies"] for r in reply.results],
+            [[{"feature": n, "effect": v} for n, v in r["drivers"]] for r in reply.results],
+            reply.model_version, reply.seq)
+
+
 async def _estimate(st: AppState, tenant: str, items: list[dict[str, Any]],
                     quantiles: list[float], min_seq: int) -> list[dict[str, Any]]:
     wire_items = [{k: it[k] for k in ("title", "description", "features")} for it in items]
-    msg = EstimateRequest(tenant, wire_items, quantiles,
-                          max(min_seq, st.router.known_head(tenant)))
+    head = max(min_seq, st.router.known_head(tenant))
     try:
-        reply = await st.router.read(tenant, msg, items=len(items))
+        # Nodes write the results as JSON; one of an older release answers in maps.
+        reply = await st.router.read(
+            tenant, EstimateJSONRequest(tenant, wire_items, quantiles, head), items=len(items),
+            fallback=EstimateRequest(tenant, wire_items, quantiles, head))
     except NoNodesAvailable as e:
         raise ServiceUnavailable(str(e), headers={"Retry-After": "1"}) from e
-    if not isinstance(reply, EstimateReply) or len(reply.results) != len(items):
-        raise ServiceUnavailable("an owner node answered with an unexpected reply",
-                                 headers={"Retry-After": "1"})
+    rows, medians, analogies, drivers, version, seq = _columns(reply, len(items),
+                                                               len(quantiles))
     out = []
     issued = []
     keys = [_qkey(q) for q in quantiles]
     # One random 96-bit prefix per request and the item's position: unique ids without a
     # system call per estimate.
     prefix = "est_" + secrets.token_hex(12)
-    version, seq = reply.model_version, reply.seq
-    for i, (item, result) in enumerate(zip(items, reply.results, strict=True)):
-        values = result["quantiles"]
-        if len(values) != len(keys):
-            raise ServiceUnavailable("an owner node answered with an unexpected reply",
-                                     headers={"Retry-After": "1"})
-        qs = dict(zip(keys, map(float, values), strict=True))
+    for i, (item, row, median, found, drove) in enumerate(
+            zip(items, rows, medians, analogies, drivers, strict=True)):
+        qs = dict(zip(keys, row, strict=True))
         est_id = f"{prefix}{i:04x}"
         item_id = item.get("item_id")
         p10, p50, p90 = qs["0.1"], qs["0.5"], qs["0.9"]
@@ -63,11 +92,11 @@ async def _estimate(st: AppState, tenant: str, items: list[dict[str, Any]],
             "p50": p50,
             "p90": p90,
             "quantiles": qs,
-            "point": float(result["median"]),
+            "point": median,
             "model_version": version,
             "seq": seq,
-            "analogies": result["analogies"],
-            "drivers": [{"feature": n, "effect": v} for n, v in result["drivers"]],
+            "analogies": found,
+            "drivers": drove,
         })
         issued.append(IssuedEstimate(est_id, tenant, item_id, qs, p10, p50, p90, version, seq))
     st.ledger.record_many(issued)

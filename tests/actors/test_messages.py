@@ -18,6 +18,8 @@ SAMPLES = [
     m.FetchEvents("t", 5, 100),
     m.EstimateRequest("t", [{"title": "x", "description": "", "features": {}}], [0.1, 0.9], 3),
     m.EstimateReply([{"p50": 1.0}], "v1", 3),
+    m.EstimateJSONRequest("t", [{"title": "x", "description": "", "features": {}}], [0.5], 3),
+    m.EstimateJSONReply(np.ones((1, 1)), np.ones(1), [b"[]"], [b"[]"], "v1", 3),
     m.Ping("hi"),
     m.Pong("hi"),
     m.Ack(),

@@ -7,7 +7,7 @@ import anyio
 import pytest
 
 from actors import Actor, ActorSystem, Refused, Transport, handles
-from actors.messages import Ping, Pong
+from actors.messages import Leave, Ping, Pong
 from coordinator.membership import Membership
 from coordinator.router import ESTIMATOR_PREFIX, NoNodesAvailable, Router
 from tests.ports import free_tcp_address
@@ -128,4 +128,32 @@ async def test_no_answer_in_time_raises_no_nodes_available(anyio_backend):
         with pytest.raises(NoNodesAvailable, match="behind"):
             await refusing.read(TENANT, Ping("y"))
         assert refusing.system.statistics().pending_asks == 0
+        tg.cancel_scope.cancel()
+
+
+class NewOwner(Owner):
+    """Also handles a newer message type (``leave.v1`` stands in for it)."""
+
+    @handles(Leave)
+    async def newer(self, msg: Leave, sender: str) -> Pong:
+        return Pong("new")
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+async def test_a_node_that_does_not_announce_a_message_type_gets_the_fallback(anyio_backend):
+    async with anyio.create_task_group() as tg:
+        coordinator = ActorSystem(Transport(free_tcp_address(), SECRET))
+        await tg.start(coordinator.run)
+        node = ActorSystem(Transport(free_tcp_address(), SECRET))
+        await tg.start(node.run)
+        node.spawn(ESTIMATOR_PREFIX + TENANT, NewOwner)
+        membership = Membership(heartbeat_timeout=60.0, replication=1)
+        router = Router(coordinator, membership, hedge_delay=0.05, timeout=5)
+        membership.beat("n0", node.address, False, {"actors": 1})  # an older release
+        assert await router.read(TENANT, Leave("x"), fallback=Ping("old")) == Pong("")
+        membership.beat("n0", node.address, False, {"speaks": [Leave.TYPE]})
+        assert await router.read(TENANT, Leave("x"), fallback=Ping("old")) == Pong("new")
+        assert await router.read(TENANT, Leave("x")) == Pong("new")
+        assert router.statistics().hedged == 0
         tg.cancel_scope.cancel()

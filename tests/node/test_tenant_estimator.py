@@ -7,10 +7,18 @@ import threading
 
 import anyio
 import numpy as np
+import orjson
 import pytest
 
 from actors import Actor, ActorRef, ActorSystem, RemoteError, Transport, handles
-from actors.messages import EstimateReply, EstimateRequest, FetchEvents, TenantEvents
+from actors.messages import (
+    EstimateJSONReply,
+    EstimateJSONRequest,
+    EstimateReply,
+    EstimateRequest,
+    FetchEvents,
+    TenantEvents,
+)
 from node.config import NodeConfig
 from node.tenant_estimator import COORDINATOR_ACTOR, TenantEstimator
 from tests.ports import free_tcp_address
@@ -309,4 +317,27 @@ async def test_queued_requests_share_model_calls_up_to_a_bounded_size() -> None:
         assert big == [MAX_ITEMS_PER_CALL + 100] * 3  # big requests: a call each
         small = [n for n in calls if n <= MAX_ITEMS_PER_CALL]
         assert len(small) < 12  # the small ones really shared calls
+        tg.cancel_scope.cancel()
+
+
+@pytest.mark.anyio
+async def test_a_json_request_gets_the_same_results_written_as_json() -> None:
+    FakeLog.log = [_varied_event(s) for s in range(1, 31)]
+    async with anyio.create_task_group() as tg:
+        system, config = await _system(tg)
+        ref, _ = _spawn_tracked(system, dataclasses.replace(config, refit_growth=0))
+        items = [{"title": f"api {i}", "features": {"size": i}} for i in range(5)]
+        levels = [0.1, 0.5, 0.9]
+        maps = await ref.ask(EstimateRequest("t", items, levels), timeout=30)
+        rendered = await ref.ask(EstimateJSONRequest("t", items, levels), timeout=30)
+        assert isinstance(maps, EstimateReply) and isinstance(rendered, EstimateJSONReply)
+        assert rendered.quantiles.shape == (5, 3)
+        assert rendered.quantiles.tolist() == [r["quantiles"] for r in maps.results]
+        assert rendered.medians.tolist() == [r["median"] for r in maps.results]
+        assert [orjson.loads(a) for a in rendered.analogies] == [
+            r["analogies"] for r in maps.results]
+        assert [orjson.loads(d) for d in rendered.drivers] == [
+            [{"feature": n, "effect": v} for n, v in r["drivers"]] for r in maps.results]
+        assert any(orjson.loads(a) for a in rendered.analogies)
+        assert (rendered.model_version, rendered.seq) == (maps.model_version, maps.seq)
         tg.cancel_scope.cancel()
