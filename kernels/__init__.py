@@ -9,7 +9,7 @@ from kernels.config import EstimatorConfig
 from kernels.estimator import Estimator
 from kernels.forecast import ForecastPart, ForecastPlan, simulate_part
 from kernels.forecast_merge import ForecastSummary, merge_parts
-from kernels.prediction import Analogy, Prediction
+from kernels.prediction import Analogy, Prediction, Predictions
 
 __all__ = [
     "Analogy",
@@ -19,6 +19,7 @@ __all__ = [
     "ForecastPlan",
     "ForecastSummary",
     "Prediction",
+    "Predictions",
     "PublicPrior",
     "merge_parts",
     "simulate_part",

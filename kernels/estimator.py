@@ -36,11 +36,11 @@ from kernels.calibration import ConformalCalibrator
 from kernels.cold_start import PublicPrior
 from kernels.config import EstimatorConfig
 from kernels.discrete_scale import discrete_support, snap_quantiles
-from kernels.explanations import analogies_of, drivers_many
+from kernels.explanations import analogy_columns, drivers_many
 from kernels.features import FeatureRows, Featurizer
 from kernels.item_store import ItemStore
 from kernels.numeric_scaling import NumericScaler
-from kernels.prediction import Prediction
+from kernels.prediction import Prediction, Predictions
 from kernels.running_median import RunningMedian
 
 STATE_VERSION = 3
@@ -255,6 +255,16 @@ class Estimator:
         quantiles: NDArray[np.float64],
     ) -> list[Prediction]:
         """Predictions for many items at once (see :meth:`predict`)."""
+        return self.predict_columns(titles, descriptions, features, quantiles).to_list()
+
+    def predict_columns(
+        self,
+        titles: Sequence[str],
+        descriptions: Sequence[str],
+        features: Sequence[dict[str, Any]],
+        quantiles: NDArray[np.float64],
+    ) -> Predictions:
+        """:meth:`predict_many` in columns, without an object per item and analogy."""
         levels = np.asarray(quantiles, dtype=np.float64)
         if levels.ndim != 1 or not np.all((levels > 0) & (levels < 1)):
             raise ValueError("quantiles must be a 1-d array of levels strictly between 0 and 1")
@@ -272,12 +282,14 @@ class Estimator:
         support = self._discrete_support()
         if support is not None:
             q_values, medians = snap_quantiles(q_values, medians, levels, support)
-        found = analogies_of(self._items, *neighbours, cfg.n_analogies)
-        drivers = drivers_many(rows, self._model.mean_, cfg.text_start, cfg.n_drivers)
-        return [
-            Prediction(quantiles=q, median=m, analogies=a, drivers=d)
-            for q, m, a, d in zip(q_values, medians.tolist(), found, drivers, strict=True)
-        ]
+        items = self._items
+        analogy_rows, efforts, sims = analogy_columns(items, *neighbours, cfg.n_analogies)
+        return Predictions(
+            quantiles=q_values, medians=medians, analogy_rows=analogy_rows,
+            analogy_efforts=efforts, analogy_similarities=sims, analogy_ids=items.ids,
+            analogy_titles=items.titles,
+            drivers=drivers_many(rows, self._model.mean_, cfg.text_start, cfg.n_drivers),
+        )  # fmt: skip
 
     def _discrete_support(self) -> NDArray[np.float64] | None:
         """The tenant's effort scale if its actuals are discrete (see

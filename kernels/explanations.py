@@ -8,24 +8,18 @@ from numpy.typing import NDArray
 
 from kernels.features import MISSING, FeatureRows
 from kernels.item_store import ItemStore
-from kernels.prediction import Analogy
 
 #: Batches up to this size go row by row: cheaper than setting up the batch arrays.
 _ROW_BY_ROW = 8
 
 
-def analogies_of(
+def analogy_columns(
     items: ItemStore, rows: NDArray[np.int64], sims: NDArray[np.float64], n: int
-) -> list[tuple[Analogy, ...]]:
-    """The first ``n`` neighbours of each query as :class:`Analogy` records, best first."""
+) -> tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.float64]]:
+    """The first ``n`` neighbours of each query, best first: ``(rows, efforts,
+    similarities)``, similarities clipped to [-1, 1] (a row of -1 is no neighbour)."""
     rows = rows[:, :n]
-    efforts = items.efforts[np.maximum(rows, 0)].tolist()
-    ids, titles = items.ids, items.titles
-    return [
-        tuple(Analogy(ids[r], titles[r], e, min(max(s, -1.0), 1.0))
-              for r, e, s in zip(r_row, e_row, s_row, strict=True) if r >= 0)
-        for r_row, e_row, s_row in zip(rows.tolist(), efforts, sims[:, :n].tolist(), strict=True)
-    ]
+    return rows, items.efforts[np.maximum(rows, 0)], np.clip(sims[:, :n], -1.0, 1.0)
 
 
 def drivers_of(

@@ -5,35 +5,36 @@ coordinator decodes and encodes again."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import numpy as np
 import orjson
 from numpy.typing import NDArray
 
-from kernels import Prediction
+from kernels import Predictions
+
+#: Per item: its analogies and its drivers, as JSON arrays.
+Rendered = tuple[list[bytes], list[bytes]]
 
 
-def analogies_json(p: Prediction) -> bytes:
-    """``[{"id", "title", "effort", "similarity"}, ...]``, best first."""
-    return orjson.dumps([
-        {"id": a.item_id, "title": a.title, "effort": float(a.effort),
-         "similarity": float(a.similarity)}
-        for a in p.analogies
-    ])
+def render(preds: Predictions) -> Rendered:
+    """Each item's ``[{"id", "title", "effort", "similarity"}, ...]`` (best first) and
+    ``[{"feature", "effect"}, ...]`` (largest effect first)."""
+    ids, titles, dumps = preds.analogy_ids, preds.analogy_titles, orjson.dumps
+    analogies = [
+        dumps([{"id": ids[r], "title": titles[r], "effort": e, "similarity": s}
+               for r, e, s in zip(r_row, e_row, s_row, strict=True) if r >= 0])
+        for r_row, e_row, s_row in zip(preds.analogy_rows.tolist(),
+                                       preds.analogy_efforts.tolist(),
+                                       preds.analogy_similarities.tolist(), strict=True)
+    ]
+    drivers = [dumps([{"feature": name, "effect": v} for name, v in row])
+               for row in preds.drivers]
+    return analogies, drivers
 
 
-def drivers_json(p: Prediction) -> bytes:
-    """``[{"feature", "effect"}, ...]``, largest effect first."""
-    return orjson.dumps([{"feature": name, "effect": float(v)} for name, v in p.drivers])
-
-
-def columns(preds: Sequence[Prediction], n_levels: int
+def columns(preds: Predictions, rendered: Rendered, start: int, end: int
             ) -> tuple[NDArray[np.float64], NDArray[np.float64], list[bytes], list[bytes]]:
-    """``(quantiles (items x levels), medians, analogies JSON, drivers JSON)``."""
-    quantiles = np.empty((len(preds), n_levels), dtype=np.float64)
-    for i, p in enumerate(preds):
-        quantiles[i] = p.quantiles
-    medians = np.fromiter((p.median for p in preds), dtype=np.float64, count=len(preds))
-    return (quantiles, medians, [analogies_json(p) for p in preds],
-            [drivers_json(p) for p in preds])
+    """Items ``start:end``: ``(quantiles (items x levels), medians, analogies, drivers)``."""
+    analogies, drivers = rendered
+    return (np.ascontiguousarray(preds.quantiles[start:end]),
+            np.ascontiguousarray(preds.medians[start:end]),
+            analogies[start:end], drivers[start:end])

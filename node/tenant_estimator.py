@@ -35,7 +35,7 @@ from actors.messages import (
     FetchEvents,
     TenantEvents,
 )
-from kernels import Estimator, EstimatorConfig, Prediction
+from kernels import Estimator, EstimatorConfig, Prediction, Predictions
 from node import estimate_json
 from node.config import NodeConfig
 
@@ -159,24 +159,29 @@ class TenantEstimator(Actor):
         thread when there are many items: nothing else touches this model meanwhile, since
         the actor handles one message at a time)."""
         items = [it for msg in requests for it in msg.items]
+        as_json = any(isinstance(msg, EstimateJSONRequest) for msg in requests)
         call = functools.partial(
-            self.model.predict_many,
+            _predict, self.model,
             [str(it.get("title", "")) for it in items],
             [str(it.get("description", "")) for it in items],
             [dict(it.get("features") or {}) for it in items],
-            np.asarray(levels, dtype=np.float64),
+            np.asarray(levels, dtype=np.float64), as_json,
         )
-        preds = await anyio.to_thread.run_sync(call) if len(items) > THREAD_ITEMS else call()
+        preds, rendered = (await anyio.to_thread.run_sync(call) if len(items) > THREAD_ITEMS
+                           else call())
+        listed: list[Prediction] | None = None
         replies: list[Message] = []
         start = 0
         for msg in requests:
             end = start + len(msg.items)
-            if isinstance(msg, EstimateJSONRequest):
+            if rendered is not None and isinstance(msg, EstimateJSONRequest):
                 replies.append(EstimateJSONReply(
-                    *estimate_json.columns(preds[start:end], len(levels)),
+                    *estimate_json.columns(preds, rendered, start, end),
                     model_version=self.model_version, seq=self.last_seq))
             else:
-                replies.append(EstimateReply(results=[_result(p) for p in preds[start:end]],
+                if listed is None:
+                    listed = preds.to_list()
+                replies.append(EstimateReply(results=[_result(p) for p in listed[start:end]],
                                              model_version=self.model_version,
                                              seq=self.last_seq))
             start = end
@@ -331,6 +336,14 @@ def _learn(model: Estimator, batch: list[Learn]) -> None:
         [b[1].get("features") or {} for b in batch],
         np.array([b[2] for b in batch], dtype=np.float64),
     )
+
+
+def _predict(model: Estimator, titles: list[str], descriptions: list[str],
+             features: list[dict[str, Any]], levels: np.ndarray, as_json: bool
+             ) -> tuple[Predictions, estimate_json.Rendered | None]:
+    """The model's predictions, and their explanations as JSON if ``as_json``."""
+    preds = model.predict_columns(titles, descriptions, features, levels)
+    return preds, estimate_json.render(preds) if as_json else None
 
 
 def _result(p: Prediction) -> dict[str, Any]:

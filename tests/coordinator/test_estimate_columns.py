@@ -12,20 +12,26 @@ from actors.messages import EstimateJSONReply, EstimateReply
 from actors.wire import pack, unpack
 from coordinator.api.estimates import _columns
 from coordinator.problems import ServiceUnavailable
-from kernels import Analogy, Prediction
+from kernels import Predictions
 from node import estimate_json
 from node.tenant_estimator import _result
 
-PREDICTIONS = [
-    Prediction(
-        quantiles=np.array([1.5, 3.0, 8.25]),
-        median=3.0,
-        analogies=(Analogy("a-1", 'Fix "login" — ünïcode\n', 2.0, 0.91),
-                   Analogy("a-2", "Export", 5.5, -0.25)),
-        drivers=(("text", 0.31), ("size=large", -0.125)),
-    ),
-    Prediction(quantiles=np.array([0.5, 1.0, 2.0]), median=1.0, analogies=(), drivers=()),
-]
+PREDICTIONS = Predictions(
+    quantiles=np.array([[1.5, 3.0, 8.25], [0.5, 1.0, 2.0]]),
+    medians=np.array([3.0, 1.0]),
+    analogy_rows=np.array([[1, 0], [-1, -1]]),
+    analogy_efforts=np.array([[2.0, 5.5], [1.0, 1.0]]),
+    analogy_similarities=np.array([[0.91, -0.25], [0.0, 0.0]]),
+    analogy_ids=["a-2", "a-1"],
+    analogy_titles=["Export", 'Fix "login" — ünïcode\n'],
+    drivers=[(("text", 0.31), ("size=large", -0.125)), ()],
+)
+
+
+def _json_reply(version: str, seq: int) -> EstimateJSONReply:
+    rendered = estimate_json.render(PREDICTIONS)
+    return EstimateJSONReply(*estimate_json.columns(PREDICTIONS, rendered, 0, 2),
+                             model_version=version, seq=seq)
 
 
 def _over_the_wire(msg):
@@ -33,9 +39,9 @@ def _over_the_wire(msg):
 
 
 def test_json_and_map_replies_render_the_same_response():
-    legacy = _over_the_wire(EstimateReply([_result(p) for p in PREDICTIONS], "m/t@3", 3))
-    rendered = _over_the_wire(
-        EstimateJSONReply(*estimate_json.columns(PREDICTIONS, 3), model_version="m/t@3", seq=3))
+    legacy = _over_the_wire(
+        EstimateReply([_result(p) for p in PREDICTIONS.to_list()], "m/t@3", 3))
+    rendered = _over_the_wire(_json_reply("m/t@3", 3))
     a, b = _columns(legacy, 2, 3), _columns(rendered, 2, 3)
     assert orjson.loads(orjson.dumps(a)) == orjson.loads(orjson.dumps(b))
     rows, medians, analogies, drivers, version, seq = orjson.loads(orjson.dumps(b))
@@ -51,9 +57,8 @@ def test_json_and_map_replies_render_the_same_response():
 
 @pytest.mark.parametrize("n_items, n_levels", [(3, 3), (2, 2), (1, 3)])
 def test_a_reply_that_does_not_fit_the_request_is_refused(n_items, n_levels):
-    rendered = EstimateJSONReply(*estimate_json.columns(PREDICTIONS, 3), model_version="m",
-                                 seq=1)
-    legacy = EstimateReply([_result(p) for p in PREDICTIONS], "m", 1)
+    rendered = _json_reply("m", 1)
+    legacy = EstimateReply([_result(p) for p in PREDICTIONS.to_list()], "m", 1)
     for reply in (rendered, legacy):
         with pytest.raises(ServiceUnavailable):
             _columns(reply, n_items, n_levels)

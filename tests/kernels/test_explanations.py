@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from kernels import Estimator
-from kernels.explanations import analogies_of, drivers_many, drivers_of
+from kernels import Estimator, Predictions
+from kernels.explanations import analogy_columns, drivers_many, drivers_of
 from tests.kernels.test_estimator import SMALL, synthetic
 
 
@@ -73,9 +73,34 @@ def test_analogies_are_clipped_and_skip_missing_neighbours() -> None:
     items = est._items
     rows = np.array([[0, 1, -1], [2, -1, -1]], dtype=np.int64)
     sims = np.array([[1.0000001, 0.5, 0.0], [-1.5, 0.0, 0.0]])
-    found = analogies_of(items, rows, sims, 3)
+    got_rows, efforts, clipped = analogy_columns(items, rows, sims, 3)
+    assert clipped.max() == 1.0 and clipped.min() == -1.0
+    preds = Predictions(
+        quantiles=np.ones((2, 1)), medians=np.ones(2), analogy_rows=got_rows,
+        analogy_efforts=efforts, analogy_similarities=clipped, analogy_ids=items.ids,
+        analogy_titles=items.titles, drivers=[(), ()],
+    )
+    found = [p.analogies for p in preds.to_list()]
     assert [len(f) for f in found] == [2, 1]
     assert found[0][0].similarity == 1.0 and found[1][0].similarity == -1.0
-    assert found[0][1].item_id == items.ids[1]
+    assert found[0][1].item_id == items.ids[1] and found[0][1].title == items.titles[1]
     assert found[0][1].effort == pytest.approx(float(items.efforts[1]))
     assert isinstance(found[0][1].effort, float)
+
+
+def test_columns_and_the_list_of_predictions_agree() -> None:
+    est = _fitted()
+    titles = ["api export", "billing report", "login page"]
+    feats = [{"size": 3.0, "team": "web"}, {}, {"priority": "high"}]
+    levels = np.array([0.1, 0.5, 0.9])
+    cols = est.predict_columns(titles, [""] * 3, feats, levels)
+    listed = est.predict_many(titles, [""] * 3, feats, levels)
+    assert len(cols) == 3
+    for i, p in enumerate(listed):
+        assert p.quantiles.tolist() == cols.quantiles[i].tolist()
+        assert p.median == cols.medians[i]
+        assert p.drivers == cols.drivers[i]
+        live = cols.analogy_rows[i] >= 0
+        assert [a.item_id for a in p.analogies] == [
+            cols.analogy_ids[r] for r in cols.analogy_rows[i][live]]
+        assert [a.similarity for a in p.analogies] == cols.analogy_similarities[i][live].tolist()

@@ -153,13 +153,13 @@ async def test_queued_estimates_are_answered_together_each_as_asked() -> None:
         await ref.ask(EstimateRequest("t", [{"title": "x"}], [0.5]), timeout=30)
         model = instances[-1].model
         calls = []
-        real = model.predict_many
+        real = model.predict_columns
 
         def counting(*args: object, **kw: object) -> object:
             calls.append(len(args[0]))  # type: ignore[arg-type]
             return real(*args, **kw)  # type: ignore[arg-type]
 
-        model.predict_many = counting  # type: ignore[method-assign]
+        model.predict_columns = counting  # type: ignore[method-assign]
         requests = [
             EstimateRequest("t", [{"title": f"api report {i}", "features": {"size": i % 7}}
                                   for i in range(1 + k % 3)],
@@ -186,7 +186,7 @@ async def test_queued_estimates_are_answered_together_each_as_asked() -> None:
             assert len(reply.results) == len(req.items)
             for item, result in zip(req.items, reply.results, strict=True):
                 alone = real([item["title"]], [""], [item["features"]],
-                             np.array(req.quantiles))[0]
+                             np.array(req.quantiles)).to_list()[0]
                 assert result["quantiles"] == pytest.approx(list(alone.quantiles))
                 assert result["median"] == pytest.approx(alone.median)
         tg.cancel_scope.cancel()
@@ -255,13 +255,13 @@ async def test_large_queued_batches_are_answered_in_worker_threads() -> None:
         await ref.ask(EstimateRequest("t", [{"title": "x"}], [0.5]), timeout=30)
         model = instances[-1].model
         threads: set[str] = set()
-        real = model.predict_many
+        real = model.predict_columns
 
         def recording(*args: object) -> object:
             threads.add(threading.current_thread().name)
             return real(*args)  # type: ignore[arg-type]
 
-        model.predict_many = recording  # type: ignore[method-assign]
+        model.predict_columns = recording  # type: ignore[method-assign]
         requests = [EstimateRequest("t", [{"title": f"api {k} {i}"} for i in range(300)],
                                     [0.1, 0.5, 0.9]) for k in range(4)]
         replies: dict[int, object] = {}
@@ -276,7 +276,8 @@ async def test_large_queued_batches_are_answered_in_worker_threads() -> None:
         for k, req in enumerate(requests):
             reply = replies[k]
             assert isinstance(reply, EstimateReply) and len(reply.results) == 300
-            alone = real([req.items[7]["title"]], [""], [{}], np.array(req.quantiles))[0]
+            alone = real([req.items[7]["title"]], [""], [{}],
+                         np.array(req.quantiles)).to_list()[0]
             assert reply.results[7]["quantiles"] == pytest.approx(list(alone.quantiles))
         tg.cancel_scope.cancel()
 
@@ -294,13 +295,13 @@ async def test_queued_requests_share_model_calls_up_to_a_bounded_size() -> None:
         await ref.ask(EstimateRequest("t", [{"title": "x"}], [0.5]), timeout=30)
         model = instances[-1].model
         calls: list[int] = []
-        real = model.predict_many
+        real = model.predict_columns
 
         def recording(titles: list[str], *args: object) -> object:
             calls.append(len(titles))
             return real(titles, *args)  # type: ignore[arg-type]
 
-        model.predict_many = recording  # type: ignore[method-assign]
+        model.predict_columns = recording  # type: ignore[method-assign]
         sizes = [40] * 12 + [MAX_ITEMS_PER_CALL + 100] * 3
         replies: dict[int, object] = {}
 
