@@ -177,6 +177,15 @@ def _answers(method: str, url: str) -> Callable[[], bool]:
     return ready
 
 
+def _peer_env(key: str) -> dict[str, str]:
+    """A peer's environment: its key, and one BLAS thread as reckon's own processes have
+    (see :func:`coordinator.cli.one_blas_thread`) unless the environment says otherwise."""
+    env = {"RECKON_PEER_KEY": key}
+    for name in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        env[name] = os.environ.get(name, "1")
+    return env
+
+
 @contextmanager
 def started_peer(name: str, workers: int = 1) -> Iterator[Endpoint]:
     """A peer from :data:`bench.peers.PEERS` on a free loopback port with a fresh key,
@@ -194,7 +203,7 @@ def started_peer(name: str, workers: int = 1) -> Iterator[Endpoint]:
     try:
         with server_process(peer.argv(sys.executable, port, workers, scratch),
                             _answers("GET", url + "/health"), f"the {peer.label} peer",
-                            peer.start_timeout, grace=60.0, env={"RECKON_PEER_KEY": key}):
+                            peer.start_timeout, grace=60.0, env=_peer_env(key)):
             yield Endpoint(url, key, peer.describe(workers), seeded=True)
     finally:
         if scratch is not None:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
-from kernels.analogy_index import AnalogyIndex, fold_rows
+from kernels.analogy_index import AnalogyIndex, fold_rows, top_k
 
 
 def ref_fold(x: np.ndarray, text_start: int, width: int) -> np.ndarray:
@@ -32,10 +33,11 @@ def test_fold_matches_reference() -> None:
     np.testing.assert_allclose(got, ref_fold(x, 21, 48), rtol=1e-6, atol=1e-6)
 
 
-def test_index_finds_exact_neighbours_and_skips_deleted() -> None:
+@pytest.mark.parametrize("flat_limit", [0, 2048], ids=["graph", "exhaustive"])
+def test_index_finds_exact_neighbours_and_skips_deleted(flat_limit: int) -> None:
     rng = np.random.default_rng(1)
     x = rng.normal(size=(300, 32)).astype(np.float32)
-    index = AnalogyIndex(32, seed=0, ef=64)
+    index = AnalogyIndex(32, seed=0, ef=64, flat_limit=flat_limit)
     index.add(x[:200], np.arange(200))
     index.add(x[200:], np.arange(200, 300))  # grows past the first capacity
     index.delete(7)
@@ -61,3 +63,31 @@ def test_rebuild_gives_the_same_answers() -> None:
     b.rebuild(x, np.arange(100))
     q = rng.normal(size=(10, 16)).astype(np.float32)
     np.testing.assert_array_equal(a.query(q, 4)[0], b.query(q, 4)[0])
+
+
+def test_search_turns_from_exhaustive_to_the_graph_past_the_limit() -> None:
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(120, 16)).astype(np.float32)
+    small, graph = AnalogyIndex(16, flat_limit=100), AnalogyIndex(16, flat_limit=0)
+    for index in (small, graph):
+        index.add(x[:90], np.arange(90))
+        index.delete(3)
+    q = rng.normal(size=(20, 16)).astype(np.float32)
+    assert small._flat is not None
+    np.testing.assert_array_equal(small.query(q, 6)[0], graph.query(q, 6)[0])
+    for index in (small, graph):
+        index.add(x[90:], np.arange(90, 120))  # 120 > 100: the copy is dropped
+    assert small._flat is None
+    np.testing.assert_array_equal(small.query(q, 6)[0], graph.query(q, 6)[0])
+    small.rebuild(x[:50], np.arange(50))  # small again: exhaustive again
+    assert small._flat is not None and small.query(q, 3)[0].max() < 50
+
+
+def test_top_k_orders_ties_by_column_and_skips_dead_columns() -> None:
+    sims = np.array([[0.5, 0.9, 0.5, 0.9, 0.1]], dtype=np.float32)
+    live = np.array([True, True, True, False, True])
+    cols, vals = top_k(sims, live, 3)
+    assert cols.tolist() == [[1, 0, 2]]
+    np.testing.assert_allclose(vals, [[0.9, 0.5, 0.5]], rtol=1e-6)
+    cols, _ = top_k(sims, np.array([False, False, True, False, False]), 2)
+    assert cols.tolist() == [[2, -1]]
