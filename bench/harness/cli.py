@@ -116,11 +116,13 @@ def _notes(config: BenchConfig) -> list[str]:
                      "response shape, but keep no estimate ledger, database or replica: "
                      "they do less per request than reckon.")
     elif config.url is None:
-        notes.append("The load generator, the coordinator, the nodes and PostgreSQL share this "
-                     "machine's cores: per-node capacity on dedicated servers is likely higher.")
+        notes.append("The load generator, the coordinator(s), the nodes and PostgreSQL share "
+                     "this machine's cores: per-node capacity on dedicated servers is likely "
+                     "higher.")
     if not config.echo_server and not config.peer and not config.compare:
         notes.append("The capacity answer assumes one node process per core and that the "
-                     "coordinator and database are not the bottleneck.")
+                     "coordinators and database are not the bottleneck (run more coordinators "
+                     "with --coordinators N).")
     return notes
 
 

@@ -20,7 +20,7 @@ import asyncio
 import importlib.util
 import time
 from collections import Counter
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -229,8 +229,11 @@ async def run_open_loop(
     schedule: Schedule,
     config: PoolConfig | None = None,
     progress: Callable[[int, int], None] | None = None,
+    more: Sequence[tuple[str, int]] = (),
 ) -> RunResult:
     """Run ``schedule`` against ``host:port``; operations come from ``source(index)``.
+    With ``more`` addresses of the same service, the pool's connections go to each address
+    in turn (and a free connection takes the next operation, whichever address it has).
 
     Returns when every scheduled operation has completed, failed, timed out or been dropped:
     at most ``schedule.duration + start_timeout + request_timeout`` seconds (plus a connect
@@ -240,7 +243,9 @@ async def run_open_loop(
     cfg = config or PoolConfig()
     offsets = schedule.offsets()
     state = _State(offsets=offsets, source=source, config=cfg, start=time.perf_counter() + 0.05)
-    conns = [Connection(host, port, cfg.connect_timeout) for _ in range(cfg.connections)]
+    addresses = [(host, port), *more]
+    conns = [Connection(*addresses[i % len(addresses)], cfg.connect_timeout)
+             for i in range(cfg.connections)]
     stop = asyncio.Event()
     hard_limit = (schedule.duration + cfg.start_timeout + cfg.request_timeout
                   + cfg.connect_timeout + 5.0)

@@ -97,6 +97,7 @@ class BenchConfig:
     capacity_for: float | None
     cores_per_server: int | None
     prepare: bool
+    coordinators: int = 1
 
 
 class _ArgumentParser(argparse.ArgumentParser):
@@ -128,6 +129,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--key", help="API key for --url (default $RECKON_API_KEY)")
     t.add_argument("--nodes", help="start a local cluster with N nodes (a list for "
                                    "--sweep nodes); embedded PostgreSQL or $RECKON_DATABASE_URL")
+    t.add_argument("--coordinators", type=int, default=1, metavar="N",
+                   help="coordinator processes in a local cluster; the generator spreads its "
+                        "connections over them (default 1)")
     t.add_argument("--echo-server", action="store_true",
                    help="measure the load generator itself against a trivial local server")
     t.add_argument("--peer", choices=tuple(PEERS),
@@ -233,6 +237,11 @@ def config_from_args(args: argparse.Namespace, environ: dict[str, str] | None = 
         raise UsageError("--confirm must be between 0 and 5")
     if not 0 <= args.refine <= 8:
         raise UsageError("--refine must be between 0 and 8")
+    if not 1 <= args.coordinators <= 16:
+        raise UsageError("--coordinators must be between 1 and 16")
+    if args.coordinators > 1 and not counts:
+        raise UsageError("--coordinators is for a local cluster (--nodes N, or reckon in "
+                         "--compare)")
     if not 1 <= args.peer_workers <= 64:
         raise UsageError("--peer-workers must be between 1 and 64")
     if also_p99 is not None and not 0 < also_p99 < p99:
@@ -289,4 +298,5 @@ def config_from_args(args: argparse.Namespace, environ: dict[str, str] | None = 
         request_timeout=request_timeout, max_time=max_time, name=name,
         results_dir=Path(args.results_dir), capacity_for=args.capacity_for,
         cores_per_server=args.cores_per_server, prepare=not args.no_prepare,
+        coordinators=args.coordinators,
     )

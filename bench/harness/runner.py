@@ -71,7 +71,8 @@ class Runner:
         pool = PoolConfig(c.connections, c.start_timeout, c.request_timeout)
         self.progress.start(label)
         return run_blocking(run_open_loop(self.endpoint.host, self.endpoint.port,
-                                          self.scenario, schedule, pool, self.progress.update))
+                                          self.scenario, schedule, pool, self.progress.update,
+                                          self.endpoint.addresses[1:]))
 
     def measure(self, rate: float) -> Step:
         """A measured step, reported on stderr when done."""
@@ -136,10 +137,10 @@ def _admin_postgres() -> Iterator[tuple[str, ExitStack]]:
 
 
 @contextmanager
-def _reckon_cluster(nodes: int) -> Iterator[Endpoint]:
+def _reckon_cluster(nodes: int, coordinators: int) -> Iterator[Endpoint]:
     with _admin_postgres() as (admin, stack):
         workdir = stack.enter_context(scratch_dir())
-        with started_cluster(admin, nodes, workdir) as endpoint:
+        with started_cluster(admin, nodes, workdir, coordinators=coordinators) as endpoint:
             yield endpoint
 
 
@@ -152,8 +153,9 @@ def _compare(config: BenchConfig, progress: ProgressBar, deadline: float
         nodes: int | None = None
         if system == "reckon":
             nodes = config.node_counts[0]
-            label = f"reckon ({nodes} node{'s' if nodes != 1 else ''})"
-            target = _reckon_cluster(nodes)
+            label = f"reckon ({nodes} node{'s' if nodes != 1 else ''}" + (
+                f", {config.coordinators} coordinators)" if config.coordinators > 1 else ")")
+            target = _reckon_cluster(nodes, config.coordinators)
         else:
             label, target = PEERS[system].label, started_peer(system, config.peer_workers)
         with target as endpoint:
@@ -197,11 +199,14 @@ def run_all(config: BenchConfig, progress: ProgressBar) -> tuple[list[SweepRecor
         workdir = stack.enter_context(scratch_dir())
         for n in config.node_counts:
             label = f"{n} node{'s' if n != 1 else ''}"
-            with started_cluster(admin, n, workdir / f"n{n}") as endpoint:
+            with started_cluster(admin, n, workdir / f"n{n}",
+                                 coordinators=config.coordinators) as endpoint:
                 result = _sweep_endpoint(config, endpoint, label, progress, deadline)
             records.append(SweepRecord(label, n, result))
             if time.monotonic() >= deadline:
                 break
     counts = ",".join(str(n) for n in config.node_counts)
-    return records, (f"local cluster(s) started by the command: 1 coordinator and {counts} "
+    coordinators = (f"{config.coordinators} coordinators (the generator's connections "
+                    "spread over them)" if config.coordinators > 1 else "1 coordinator")
+    return records, (f"local cluster(s) started by the command: {coordinators} and {counts} "
                      f"node(s), R=min(2,N), all on loopback with the load generator")

@@ -40,6 +40,8 @@ class Endpoint:
     key: str
     description: str
     seeded: bool = False
+    #: Further base URLs of the same service (more coordinators); load is spread over all.
+    more_urls: tuple[str, ...] = ()
 
     @property
     def host(self) -> str:
@@ -50,6 +52,12 @@ class Endpoint:
     def port(self) -> int:
         """The port of the URL (80 when absent)."""
         return urlsplit(self.url).port or 80
+
+    @property
+    def addresses(self) -> list[tuple[str, int]]:
+        """``(host, port)`` of the URL and of each further one."""
+        parts = [urlsplit(u) for u in (self.url, *self.more_urls)]
+        return [(p.hostname or "127.0.0.1", p.port or 80) for p in parts]
 
 
 def parse_url(url: str) -> str:
@@ -92,10 +100,10 @@ def live_nodes(endpoint: Endpoint, timeout: float = 5.0) -> int | None:
 
 
 @contextmanager
-def started_cluster(admin_url: str, nodes: int, workdir: Path,
-                    timeout: float = 120.0) -> Iterator[Endpoint]:
-    """A coordinator and ``nodes`` node processes on loopback (R = min(2, N)), a fresh
-    database, tenant and key. Everything is stopped on exit, also on error."""
+def started_cluster(admin_url: str, nodes: int, workdir: Path, timeout: float = 120.0,
+                    coordinators: int = 1) -> Iterator[Endpoint]:
+    """``coordinators`` coordinators and ``nodes`` node processes on loopback (R = min(2,
+    N)), a fresh database, tenant and key. Everything is stopped on exit, also on error."""
     try:
         url, key = asyncio.run(prepare_database(admin_url))
     except (OSError, ValueError) as e:
@@ -105,6 +113,7 @@ def started_cluster(admin_url: str, nodes: int, workdir: Path,
         http_port=free_port(), coordinator_nng_port=free_port(),
         node_ports=[free_port() for _ in range(nodes)], replication=min(2, nodes),
         extra_env={"RECKON_LOG_LEVEL": "warning"},
+        more_coordinators=[(free_port(), free_port()) for _ in range(coordinators - 1)],
     )
     cluster = LocalCluster(spec)
     try:
@@ -112,10 +121,16 @@ def started_cluster(admin_url: str, nodes: int, workdir: Path,
             cluster.start(timeout=timeout)
         except (RuntimeError, TimeoutError) as e:
             raise TargetError(f"the {nodes}-node cluster did not start: {e}") from e
-        yield Endpoint(cluster.url, key, f"local cluster: 1 coordinator, {nodes} node(s), "
-                                         f"R={min(2, nodes)}, on loopback")
+        yield Endpoint(cluster.url, key,
+                       f"local cluster: {_count(coordinators, 'coordinator')}, {nodes} node(s), "
+                       f"R={min(2, nodes)}, on loopback",
+                       more_urls=tuple(cluster.url_of(i) for i in range(1, coordinators)))
     finally:
         cluster.stop()
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'s' if n != 1 else ''}"
 
 
 def _stop(proc: subprocess.Popen[bytes], grace: float) -> None:

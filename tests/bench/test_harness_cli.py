@@ -38,6 +38,9 @@ from bench.harness.scenarios import Scenario, parse_mix
     (["--peer", "fastapi", "--rate", "5", "--scenario", "actual"], "estimates only"),
     (["--peer", "fastapi", "--rate", "5", "--peer-workers", "0"], "--peer-workers"),
     (["--nodes", "1", "--sweep", "rate", "--also-p99", "20ms"], "stricter"),
+    (["--nodes", "1", "--rate", "5", "--coordinators", "0"], "--coordinators"),
+    (["--url", "http://127.0.0.1:9", "--key", "k", "--rate", "5", "--coordinators", "2"],
+     "local cluster"),
 ])
 def test_bad_arguments_exit_2_with_one_line(argv: list[str], message: str,
                                             capsys: pytest.CaptureFixture[str]) -> None:

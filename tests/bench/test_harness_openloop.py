@@ -87,3 +87,26 @@ def test_runs_on_uvloop_where_installed_with_the_same_results() -> None:
     result, served, loop_module = run_blocking(run())
     assert loop_module.startswith("uvloop")
     assert result.ok == served == 300 and result.failures == 0
+
+
+def test_connections_are_spread_over_every_address() -> None:
+    async def run() -> tuple[RunResult, list[int]]:
+        servers = [EchoServer(delay=0.01), EchoServer(delay=0.01)]
+        ports = [free_port(), free_port()]
+        async with asyncio.TaskGroup() as tg:
+            tasks = []
+            for server, port in zip(servers, ports, strict=True):
+                started = asyncio.Event()
+                tasks.append(tg.create_task(server.serve(port, started)))
+                await asyncio.wait_for(started.wait(), 5)
+            op = Operation("noop", (build_request("127.0.0.1", ports[0], "/", b"{}", {}),))
+            result = await run_open_loop("127.0.0.1", ports[0], lambda i: op,
+                                         Schedule(200, 1.0, 1000), PoolConfig(connections=4),
+                                         more=[("127.0.0.1", ports[1])])
+            for t in tasks:
+                t.cancel()
+        return result, [s.requests for s in servers]
+
+    result, served = asyncio.run(run())
+    assert result.ok == 200 == sum(served)
+    assert min(served) > 50  # both servers took a fair part of the load
