@@ -7,11 +7,12 @@ hashing makes the fold another signed hash). The bias is left out. Similarity is
 The index holds no state of its own worth saving: it is rebuilt from the stored
 feature vectors, so snapshots stay small.
 
-While the index holds at most ``flat_limit`` vectors (2,048 by default), a search compares
-the query with every live vector instead of walking the graph: one matrix product and a
-top-k pass, exact, and faster at that size. Measured with 256-wide vectors, k=20, one BLAS
-thread (per query in batches of 1,000 / one query alone): 81 items 2.1 / 10 µs against the
-graph's 9.5 / 12; 1,000 items 9.7 / 26 against 34 / 39; 2,048 items 15 / 40 against 40 / 44.
+While the index holds at most ``flat_limit`` vectors (4,096 by default), a search compares
+the query with every live vector instead of walking the graph
+(:mod:`kernels.exact_neighbours`): exact, and faster at that size. Measured on story-point
+titles and descriptions (about 110 non-zero coordinates of 256), k=20, per query in a batch
+of 200 / alone: 1,480 items 13 / 15 µs against the graph's 40 / 46; 4,000 items 34 / 40
+against 53 / 57.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ import hnswlib
 import numpy as np
 from numba import njit
 from numpy.typing import NDArray
+
+from kernels.exact_neighbours import ExactNeighbours
 
 
 @njit(cache=True, nogil=True)
@@ -58,38 +61,8 @@ def fold_rows(
     return out
 
 
-@njit(cache=True, nogil=True)
-def top_k(
-    sims: NDArray[np.float32], live: NDArray[np.bool_], k: int
-) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
-    """The ``k`` largest entries of each row of ``sims`` among the ``live`` columns, largest
-    first, as ``(columns, values)``; of equal values the lower column comes first. Rows with
-    fewer than ``k`` live columns end in ``-1`` columns."""
-    nq, n = sims.shape
-    cols = np.full((nq, k), -1, dtype=np.int64)
-    best = np.full((nq, k), -np.inf)
-    for i in range(nq):
-        filled = 0
-        for j in range(n):
-            if not live[j]:
-                continue
-            s = np.float64(sims[i, j])
-            if filled == k and s <= best[i, k - 1]:
-                continue
-            p = filled if filled < k else k - 1
-            while p > 0 and best[i, p - 1] < s:
-                best[i, p] = best[i, p - 1]
-                cols[i, p] = cols[i, p - 1]
-                p -= 1
-            best[i, p] = s
-            cols[i, p] = j
-            if filled < k:
-                filled += 1
-    return cols, best
-
-
 #: Most vectors an index searches exhaustively (see the module's docstring).
-FLAT_LIMIT = 2048
+FLAT_LIMIT = 4096
 
 
 class AnalogyIndex:
@@ -113,30 +86,8 @@ class AnalogyIndex:
         self._reset_flat()
 
     def _reset_flat(self) -> None:
-        self._flat: NDArray[np.float32] | None = (
-            np.zeros((0, self.width), dtype=np.float32) if self.flat_limit > 0 else None)
-        self._flat_labels = np.zeros(0, dtype=np.int64)
-        self._flat_live = np.zeros(0, dtype=np.bool_)
-        self._flat_position: dict[int, int] = {}
-
-    def _add_flat(self, vectors: NDArray[np.float32], labels: NDArray[np.int64]) -> None:
-        if self._flat is None:
-            return
-        if self._flat.shape[0] + vectors.shape[0] > self.flat_limit:
-            self._flat = None  # the graph serves from now on; free the copy
-            self._flat_position = {}
-            return
-        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-        unit = (vectors / np.maximum(norms, np.float32(1e-30))).astype(np.float32)
-        start = self._flat.shape[0]
-        self._flat = np.concatenate([self._flat, unit])
-        self._flat_labels = np.concatenate([self._flat_labels, labels.astype(np.int64)])
-        self._flat_live = np.concatenate([self._flat_live, np.ones(len(labels), np.bool_)])
-        for i, label in enumerate(labels.tolist()):
-            old = self._flat_position.get(label)
-            if old is not None:  # hnswlib replaces a label's vector: so does the copy
-                self._flat_live[old] = False
-            self._flat_position[label] = start + i
+        self._flat: ExactNeighbours | None = (
+            ExactNeighbours(self.width) if self.flat_limit > 0 else None)
 
     def _new(self, capacity: int) -> hnswlib.Index:
         index = hnswlib.Index(space="cosine", dim=self.width)
@@ -165,14 +116,18 @@ class AnalogyIndex:
         if need > capacity:
             self._index.resize_index(max(need, 2 * capacity))
         self._index.add_items(vectors, labels, num_threads=1)
-        self._add_flat(vectors, labels)
+        if self._flat is not None:
+            if self._flat.size + vectors.shape[0] > self.flat_limit:
+                self._flat = None  # the graph serves from now on; free the copy
+            else:
+                self._flat.add(vectors, labels)
 
     def delete(self, label: int) -> None:
         """Hide one vector from searches."""
         self._index.mark_deleted(int(label))
         self.n_deleted += 1
         if self._flat is not None:
-            self._flat_live[self._flat_position[int(label)]] = False
+            self._flat.delete(int(label))
 
     def rebuild(self, vectors: NDArray[np.float32], labels: NDArray[np.int64]) -> None:
         """Replace the whole index by these vectors, inserted in order."""
@@ -192,10 +147,7 @@ class AnalogyIndex:
         if k <= 0 or vectors.shape[0] == 0:
             return np.zeros((vectors.shape[0], 0), np.int64), np.zeros((vectors.shape[0], 0))
         if self._flat is not None:
-            norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-            unit = (vectors / np.maximum(norms, np.float32(1e-30))).astype(np.float32)
-            cols, sims = top_k(unit @ self._flat.T, self._flat_live, k)
-            return np.where(cols >= 0, self._flat_labels[np.maximum(cols, 0)], -1), sims
+            return self._flat.query(vectors, k)
         ef = max(self.ef, k)
         try:
             for _ in range(3):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from kernels.analogy_index import AnalogyIndex, fold_rows, top_k
+from kernels.analogy_index import AnalogyIndex, fold_rows
 
 
 def ref_fold(x: np.ndarray, text_start: int, width: int) -> np.ndarray:
@@ -81,13 +81,3 @@ def test_search_turns_from_exhaustive_to_the_graph_past_the_limit() -> None:
     np.testing.assert_array_equal(small.query(q, 6)[0], graph.query(q, 6)[0])
     small.rebuild(x[:50], np.arange(50))  # small again: exhaustive again
     assert small._flat is not None and small.query(q, 3)[0].max() < 50
-
-
-def test_top_k_orders_ties_by_column_and_skips_dead_columns() -> None:
-    sims = np.array([[0.5, 0.9, 0.5, 0.9, 0.1]], dtype=np.float32)
-    live = np.array([True, True, True, False, True])
-    cols, vals = top_k(sims, live, 3)
-    assert cols.tolist() == [[1, 0, 2]]
-    np.testing.assert_allclose(vals, [[0.9, 0.5, 0.5]], rtol=1e-6)
-    cols, _ = top_k(sims, np.array([False, False, True, False, False]), 2)
-    assert cols.tolist() == [[2, -1]]
