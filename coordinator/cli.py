@@ -11,9 +11,8 @@ from collections.abc import Callable
 def one_blas_thread() -> None:
     """Have numpy's BLAS use one thread (unless the environment says otherwise); call it
     before numpy is imported. A server runs a node process per core beside its coordinator,
-    and their matrices are small: BLAS threads would only contend for the same cores (one
-    analogy search of a batch took 13-16 µs an item with one thread, 13-32 µs with two
-    beside another busy process)."""
+    and their matrix products are small (a refit's, mostly): BLAS threads would only
+    contend for the same cores, and spin while they wait."""
     for name in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(name, "1")
 
