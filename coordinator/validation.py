@@ -89,24 +89,29 @@ def parse_features(value: Any, field: str) -> dict[str, float | str | None]:
         raise InvalidInput(f"{field} has more than {MAX_FEATURES} entries", field=field)
     out: dict[str, float | str | None] = {}
     for name, v in value.items():
-        path = f"{field}.{name}"
         if not name or len(name) > 100:
-            raise InvalidInput("feature names must be 1-100 characters", field=path)
-        if v is None:
-            out[name] = None
-        elif isinstance(v, bool):
-            out[name] = float(v)
-        elif isinstance(v, int | float):
-            if not math.isfinite(float(v)):
-                raise InvalidInput(f"{path} must be finite", field=path)
-            out[name] = float(v)
-        elif isinstance(v, str):
-            if len(v) > 200:
-                raise InvalidInput(f"{path} is longer than 200 characters", field=path)
+            raise InvalidInput("feature names must be 1-100 characters", field=f"{field}.{name}")
+        if v is None or (type(v) is str and len(v) <= 200):
             out[name] = v
+        elif (type(v) is float and math.isfinite(v)) or type(v) is int:
+            out[name] = float(v)
         else:
-            raise InvalidInput(f"{path} must be a number, a string or null", field=path)
+            out[name] = _odd_feature(v, f"{field}.{name}")
     return out
+
+
+def _odd_feature(v: Any, path: str) -> float:
+    """A feature value that is not a plain string, finite float or int: a bool (as 0/1), a
+    number of another type, or an error naming ``path``."""
+    if isinstance(v, bool):
+        return float(v)
+    if isinstance(v, int | float):
+        if not math.isfinite(float(v)):
+            raise InvalidInput(f"{path} must be finite", field=path)
+        return float(v)
+    if isinstance(v, str):
+        raise InvalidInput(f"{path} is longer than 200 characters", field=path)
+    raise InvalidInput(f"{path} must be a number, a string or null", field=path)
 
 
 def parse_item_id(value: Any, field: str) -> str:

@@ -33,6 +33,15 @@ def test_features_accept_numbers_strings_null_and_reject_the_rest():
     assert e.value.field == "features.a"
     with pytest.raises(InvalidInput):
         parse_features({"a": float("nan")}, "features")
+    with pytest.raises(InvalidInput, match="finite") as e:
+        parse_features({"ok": 2.5, "b": float("-inf")}, "items[3].features")
+    assert e.value.field == "items[3].features.b"
+    with pytest.raises(InvalidInput, match="200 characters"):
+        parse_features({"a": "x" * 201}, "features")
+    with pytest.raises(InvalidInput, match="1-100 characters"):
+        parse_features({"": 1}, "features")
+    assert parse_features({"a": False, "b": 2**40, "c": "x" * 200}, "f") == {
+        "a": 0.0, "b": float(2**40), "c": "x" * 200}
 
 
 def test_csv_import_maps_columns_and_types():
