@@ -52,6 +52,12 @@ def scratch_dir(keep: bool = False) -> Iterator[Path]:
 
 async def prepare_database(admin_url: str, tenant: str = "bench") -> tuple[str, str]:
     """A new migrated database with one tenant; return (database URL, API key)."""
+    url, keys = await prepare_tenants(admin_url, [tenant])
+    return url, keys[0]
+
+
+async def prepare_tenants(admin_url: str, tenants: list[str]) -> tuple[str, list[str]]:
+    """A new migrated database with these tenants; return (database URL, an API key each)."""
     name = "bench_" + uuid.uuid4().hex[:8]
     conn = await asyncpg.connect(admin_url)
     try:
@@ -63,8 +69,10 @@ async def prepare_database(admin_url: str, tenant: str = "bench") -> tuple[str, 
     try:
         async with pool.acquire() as c:
             await migrate(c)
-            await create_tenant(c, tenant, tenant)
-            key = await create_api_key(c, tenant)
+            keys = []
+            for tenant in tenants:
+                await create_tenant(c, tenant, tenant)
+                keys.append(await create_api_key(c, tenant))
     finally:
         await pool.close()
-    return url, key
+    return url, keys

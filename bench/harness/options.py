@@ -98,6 +98,7 @@ class BenchConfig:
     cores_per_server: int | None
     prepare: bool
     coordinators: int = 1
+    tenants: int = 1
 
 
 class _ArgumentParser(argparse.ArgumentParser):
@@ -132,6 +133,10 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--coordinators", type=int, default=1, metavar="N",
                    help="coordinator processes in a local cluster; the generator spreads its "
                         "connections over them (default 1)")
+    t.add_argument("--tenants", type=int, default=1, metavar="N",
+                   help="tenants in a local cluster, each with the demo history; operation i "
+                        "goes to tenant i mod N (default 1; a tenant's reads are served by "
+                        "its first owner node, so spreading load over nodes takes several)")
     t.add_argument("--echo-server", action="store_true",
                    help="measure the load generator itself against a trivial local server")
     t.add_argument("--peer", choices=tuple(PEERS),
@@ -242,6 +247,11 @@ def config_from_args(args: argparse.Namespace, environ: dict[str, str] | None = 
     if args.coordinators > 1 and not counts:
         raise UsageError("--coordinators is for a local cluster (--nodes N, or reckon in "
                          "--compare)")
+    if not 1 <= args.tenants <= 1000:
+        raise UsageError("--tenants must be between 1 and 1000")
+    if args.tenants > 1 and not counts:
+        raise UsageError("--tenants is for a local cluster (--nodes N, or reckon in "
+                         "--compare)")
     if not 1 <= args.peer_workers <= 64:
         raise UsageError("--peer-workers must be between 1 and 64")
     if also_p99 is not None and not 0 < also_p99 < p99:
@@ -298,5 +308,5 @@ def config_from_args(args: argparse.Namespace, environ: dict[str, str] | None = 
         request_timeout=request_timeout, max_time=max_time, name=name,
         results_dir=Path(args.results_dir), capacity_for=args.capacity_for,
         cores_per_server=args.cores_per_server, prepare=not args.no_prepare,
-        coordinators=args.coordinators,
+        coordinators=args.coordinators, tenants=args.tenants,
     )

@@ -114,7 +114,7 @@ class Runner:
 
 def _scenario(config: BenchConfig, endpoint: Endpoint) -> Scenario:
     return Scenario(endpoint.host, endpoint.port, endpoint.key or "", config.weights,
-                    config.batch_size, config.seed)
+                    config.batch_size, config.seed, more_keys=endpoint.more_keys)
 
 
 def _sweep_endpoint(config: BenchConfig, endpoint: Endpoint, label: str,
@@ -137,10 +137,11 @@ def _admin_postgres() -> Iterator[tuple[str, ExitStack]]:
 
 
 @contextmanager
-def _reckon_cluster(nodes: int, coordinators: int) -> Iterator[Endpoint]:
+def _reckon_cluster(nodes: int, coordinators: int, tenants: int) -> Iterator[Endpoint]:
     with _admin_postgres() as (admin, stack):
         workdir = stack.enter_context(scratch_dir())
-        with started_cluster(admin, nodes, workdir, coordinators=coordinators) as endpoint:
+        with started_cluster(admin, nodes, workdir, coordinators=coordinators,
+                             tenants=tenants) as endpoint:
             yield endpoint
 
 
@@ -155,7 +156,7 @@ def _compare(config: BenchConfig, progress: ProgressBar, deadline: float
             nodes = config.node_counts[0]
             label = f"reckon ({nodes} node{'s' if nodes != 1 else ''}" + (
                 f", {config.coordinators} coordinators)" if config.coordinators > 1 else ")")
-            target = _reckon_cluster(nodes, config.coordinators)
+            target = _reckon_cluster(nodes, config.coordinators, config.tenants)
         else:
             label, target = PEERS[system].label, started_peer(system, config.peer_workers)
         with target as endpoint:
@@ -200,7 +201,8 @@ def run_all(config: BenchConfig, progress: ProgressBar) -> tuple[list[SweepRecor
         for n in config.node_counts:
             label = f"{n} node{'s' if n != 1 else ''}"
             with started_cluster(admin, n, workdir / f"n{n}",
-                                 coordinators=config.coordinators) as endpoint:
+                                 coordinators=config.coordinators,
+                                 tenants=config.tenants) as endpoint:
                 result = _sweep_endpoint(config, endpoint, label, progress, deadline)
             records.append(SweepRecord(label, n, result))
             if time.monotonic() >= deadline:
@@ -208,5 +210,7 @@ def run_all(config: BenchConfig, progress: ProgressBar) -> tuple[list[SweepRecor
     counts = ",".join(str(n) for n in config.node_counts)
     coordinators = (f"{config.coordinators} coordinators (the generator's connections "
                     "spread over them)" if config.coordinators > 1 else "1 coordinator")
+    tenants = (f", the load spread over {config.tenants} tenants" if config.tenants > 1
+               else "")
     return records, (f"local cluster(s) started by the command: {coordinators} and {counts} "
-                     f"node(s), R=min(2,N), all on loopback with the load generator")
+                     f"node(s), R=min(2,N), all on loopback with the load generator{tenants}")

@@ -89,8 +89,11 @@ class Scenario:
     seed: int = 0
     run_tag: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
     max_operations: int = 1_000_000
+    #: Keys of further tenants: operation ``i`` goes to tenant ``i % tenants``.
+    more_keys: tuple[str, ...] = ()
     _kinds: np.ndarray = field(init=False, repr=False)
-    _cache: dict[str, list[bytes]] = field(init=False, repr=False, default_factory=dict)
+    _cache: dict[tuple[str, int], list[bytes]] = field(init=False, repr=False,
+                                                       default_factory=dict)
 
     def __post_init__(self) -> None:
         unknown = set(self.weights) - set(KINDS) - {"noop"}
@@ -117,61 +120,71 @@ class Scenario:
         """Whether the tenant needs an imported history first."""
         return set(self.weights) != {"noop"}
 
-    def _post(self, path: str, body: object, extra: dict[str, str] | None = None) -> bytes:
-        headers = {"Authorization": f"Bearer {self.key}", **(extra or {})}
+    @property
+    def keys(self) -> list[str]:
+        """One API key per tenant the load goes to."""
+        return [self.key, *self.more_keys]
+
+    def _post(self, path: str, body: object, extra: dict[str, str] | None = None,
+              tenant: int = 0) -> bytes:
+        headers = {"Authorization": f"Bearer {self.keys[tenant]}", **(extra or {})}
         return build_request(self.host, self.port, path, json.dumps(body).encode(), headers)
 
-    def _cached(self, kind: str) -> list[bytes]:
+    def _cached(self, kind: str, tenant: int) -> list[bytes]:
         # Estimates and forecasts repeat a small set of bodies: building them once keeps the
         # generator's per-request cost low.
-        if kind not in self._cache:
+        if (kind, tenant) not in self._cache:
+            def post(path: str, body: object) -> bytes:
+                return self._post(path, body, tenant=tenant)
+
             if kind == "estimate":
-                self._cache[kind] = [self._post("/v1/estimates", _item(i)) for i in range(64)]
+                bodies = [post("/v1/estimates", _item(i)) for i in range(64)]
             elif kind == "batch":
-                self._cache[kind] = [
-                    self._post("/v1/estimates/batch",
+                bodies = [post("/v1/estimates/batch",
                                {"items": [_item(b * self.batch_size + j)
                                           for j in range(self.batch_size)]})
-                    for b in range(8)]
+                          for b in range(8)]
             elif kind == "forecast":
-                self._cache[kind] = [self._post("/v1/forecasts", forecast_project(s))
-                                     for s in range(16)]
+                bodies = [post("/v1/forecasts", forecast_project(s)) for s in range(16)]
             else:
-                self._cache[kind] = [self._post("/noop", {})]
-        return self._cache[kind]
+                bodies = [post("/noop", {})]
+            self._cache[kind, tenant] = bodies
+        return self._cache[kind, tenant]
 
     def operation(self, i: int) -> Operation:
         """The operation with index ``i`` in the schedule."""
         kind = self._names[int(self._kinds[i % self.max_operations])]
+        tenant = i % (1 + len(self.more_keys))
         if kind == "actual":
             item_id = f"bench-{self.run_tag}-{i}"
             item = {"id": item_id, **_item(i)}
             effort = round(500.0 + 37.0 * (i % 97), 1)
             return Operation(kind, (
                 self._post("/v1/items", {"items": [item]},
-                           {"Idempotency-Key": f"{item_id}-import"}),
+                           {"Idempotency-Key": f"{item_id}-import"}, tenant),
                 self._post(f"/v1/items/{item_id}/actual", {"effort": effort},
-                           {"Idempotency-Key": f"{item_id}-actual"}),
+                           {"Idempotency-Key": f"{item_id}-actual"}, tenant),
             ))
-        bodies = self._cached(kind)
+        bodies = self._cached(kind, tenant)
         units = self.batch_size if kind == "batch" else 1
         return Operation(kind, (bodies[i % len(bodies)],), units)
 
     __call__ = operation
 
     def prepare(self, base_url: str, timeout: float = 120.0) -> None:
-        """Import the Desharnais history into the tenant (an upsert: safe to repeat).
+        """Import the Desharnais history into each tenant (an upsert: safe to repeat).
 
         Raises :class:`ScenarioError` when the server refuses it or cannot be reached.
         """
         if not self.needs_history:
             return
-        try:
-            r = httpx.post(base_url + "/v1/items", content=history_csv(), timeout=timeout,
-                           headers={"Authorization": f"Bearer {self.key}",
-                                    "Content-Type": "text/csv"})
-        except httpx.HTTPError as e:
-            raise ScenarioError(f"importing the history failed: {e}") from e
-        if r.status_code >= 300:
-            raise ScenarioError(f"importing the history failed: HTTP {r.status_code} "
-                                f"{r.text[:200]}")
+        for key in self.keys:
+            try:
+                r = httpx.post(base_url + "/v1/items", content=history_csv(), timeout=timeout,
+                               headers={"Authorization": f"Bearer {key}",
+                                        "Content-Type": "text/csv"})
+            except httpx.HTTPError as e:
+                raise ScenarioError(f"importing the history failed: {e}") from e
+            if r.status_code >= 300:
+                raise ScenarioError(f"importing the history failed: HTTP {r.status_code} "
+                                    f"{r.text[:200]}")

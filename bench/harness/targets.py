@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from bench.cluster_setup import free_port, prepare_database
+from bench.cluster_setup import free_port, prepare_tenants
 from bench.peers import PEERS, remove_dir
 from coordinator.launcher import LocalCluster, LocalClusterSpec
 
@@ -42,6 +42,13 @@ class Endpoint:
     seeded: bool = False
     #: Further base URLs of the same service (more coordinators); load is spread over all.
     more_urls: tuple[str, ...] = ()
+    #: Keys of further tenants; load is spread over all tenants.
+    more_keys: tuple[str, ...] = ()
+
+    @property
+    def keys(self) -> list[str]:
+        """The API key of each tenant the load goes to."""
+        return [self.key, *self.more_keys]
 
     @property
     def host(self) -> str:
@@ -101,11 +108,13 @@ def live_nodes(endpoint: Endpoint, timeout: float = 5.0) -> int | None:
 
 @contextmanager
 def started_cluster(admin_url: str, nodes: int, workdir: Path, timeout: float = 120.0,
-                    coordinators: int = 1) -> Iterator[Endpoint]:
+                    coordinators: int = 1, tenants: int = 1) -> Iterator[Endpoint]:
     """``coordinators`` coordinators and ``nodes`` node processes on loopback (R = min(2,
-    N)), a fresh database, tenant and key. Everything is stopped on exit, also on error."""
+    N)), a fresh database with ``tenants`` tenants and a key each. Everything is stopped on
+    exit, also on error."""
+    names = ["bench"] + [f"bench-{i}" for i in range(2, tenants + 1)]
     try:
-        url, key = asyncio.run(prepare_database(admin_url))
+        url, keys = asyncio.run(prepare_tenants(admin_url, names))
     except (OSError, ValueError) as e:
         raise TargetError(f"could not prepare a database: {e}") from e
     spec = LocalClusterSpec(
@@ -121,10 +130,12 @@ def started_cluster(admin_url: str, nodes: int, workdir: Path, timeout: float = 
             cluster.start(timeout=timeout)
         except (RuntimeError, TimeoutError) as e:
             raise TargetError(f"the {nodes}-node cluster did not start: {e}") from e
-        yield Endpoint(cluster.url, key,
+        spread = f", load spread over {tenants} tenants" if tenants > 1 else ""
+        yield Endpoint(cluster.url, keys[0],
                        f"local cluster: {_count(coordinators, 'coordinator')}, {nodes} node(s), "
-                       f"R={min(2, nodes)}, on loopback",
-                       more_urls=tuple(cluster.url_of(i) for i in range(1, coordinators)))
+                       f"R={min(2, nodes)}, on loopback{spread}",
+                       more_urls=tuple(cluster.url_of(i) for i in range(1, coordinators)),
+                       more_keys=tuple(keys[1:]))
     finally:
         cluster.stop()
 

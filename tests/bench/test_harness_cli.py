@@ -39,6 +39,8 @@ from bench.harness.scenarios import Scenario, parse_mix
     (["--peer", "fastapi", "--rate", "5", "--peer-workers", "0"], "--peer-workers"),
     (["--nodes", "1", "--sweep", "rate", "--also-p99", "20ms"], "stricter"),
     (["--nodes", "1", "--rate", "5", "--coordinators", "0"], "--coordinators"),
+    (["--nodes", "1", "--rate", "5", "--tenants", "0"], "--tenants"),
+    (["--peer", "fastapi", "--rate", "5", "--tenants", "2"], "local cluster"),
     (["--url", "http://127.0.0.1:9", "--key", "k", "--rate", "5", "--coordinators", "2"],
      "local cluster"),
 ])
@@ -112,6 +114,17 @@ def test_mixed_scenario_is_reproducible_and_shaped() -> None:
     assert len(actual.requests) == 2 and b"Idempotency-Key" in actual.requests[0]
     assert b"/actual" in actual.requests[1]
     assert next(op for op in ops if op.kind == "batch").units == 10
+
+
+def test_load_is_spread_over_the_tenants_keys() -> None:
+    weights = parse_mix("estimate=50,actual=50")
+    s = Scenario("127.0.0.1", 8080, "k1", weights, seed=2, more_keys=("k2", "k3"))
+    for i in range(30):
+        key = f"Bearer k{i % 3 + 1}".encode()
+        op = s(i)
+        assert all(key in r for r in op.requests)
+        assert all(b"Bearer k" + str(j).encode() not in r for r in op.requests
+                   for j in (1, 2, 3) if j != i % 3 + 1)
 
 
 @pytest.mark.integration
