@@ -47,6 +47,7 @@ class Membership:
         self._nodes: dict[str, NodeInfo] = {}
         self._ring = Ring([], replication)
         self._ring_changes = 0
+        self._speaks: dict[str, frozenset[str]] = {}  # address -> announced message types
 
     def beat(self, node_id: str, address: str, draining: bool,
              stats: dict[str, Any] | None) -> None:
@@ -57,6 +58,9 @@ class Membership:
         else:
             info.address, info.last_seen = address, self._clock()
             info.draining, info.stats = draining, stats
+        speaks = (stats or {}).get("speaks")
+        self._speaks[address] = frozenset(
+            t for t in (speaks if isinstance(speaks, list) else []) if isinstance(t, str))
 
     def leave(self, node_id: str) -> None:
         """A node said it is going: stop routing to it now."""
@@ -85,11 +89,7 @@ class Membership:
     def speaks(self, address: str, type_name: str) -> bool:
         """Whether the node at ``address`` announced (``stats["speaks"]`` in its heartbeat)
         that it handles the message type ``type_name``."""
-        for info in self._nodes.values():
-            if info.address == address:
-                speaks = (info.stats or {}).get("speaks")
-                return isinstance(speaks, list) and type_name in speaks
-        return False
+        return type_name in self._speaks.get(address, ())
 
     def nodes(self) -> list[NodeInfo]:
         """Every known node, live or not."""

@@ -44,3 +44,14 @@ def test_ring_is_rebuilt_only_when_the_live_set_changes():
     m.beat("a", "tcp://a", False, None)
     assert m.ring() is first
     assert m.statistics().ring_changes == 1
+
+
+def test_the_message_types_a_node_announces_follow_its_latest_heartbeat():
+    m = Membership(heartbeat_timeout=2.0, replication=1)
+    m.beat("a", "tcp://a", False, {"speaks": ["estimate-json.v1", 7]})
+    m.beat("b", "tcp://b", False, {"speaks": "estimate-json.v1"})  # not a list: nothing
+    assert m.speaks("tcp://a", "estimate-json.v1")
+    assert not m.speaks("tcp://b", "estimate-json.v1")
+    assert not m.speaks("tcp://unknown", "estimate-json.v1")
+    m.beat("a", "tcp://a", False, None)  # restarted as an older release
+    assert not m.speaks("tcp://a", "estimate-json.v1")
