@@ -71,7 +71,7 @@ async def fill_model_grids(router: Router, tenant: str, request: ForecastRequest
               ("title", "description", "features")} for _, item in request.model_tasks]
     msg = EstimateRequest(tenant, items, [float(p) for p in GRID_PROBS],
                           router.known_head(tenant))
-    reply = await router.read(tenant, msg)
+    reply = await router.read(tenant, msg, items=len(items))
     if not isinstance(reply, EstimateReply) or len(reply.results) != len(items):
         raise NoNodesAvailable("the tenant's owner answered with an unexpected reply")
     grids = {}
