@@ -6,6 +6,7 @@ import dataclasses
 import threading
 
 import anyio
+import anyio.abc
 import numpy as np
 import orjson
 import pytest
@@ -19,6 +20,7 @@ from actors.messages import (
     FetchEvents,
     TenantEvents,
 )
+from kernels import Estimator
 from node.config import NodeConfig
 from node.tenant_estimator import COORDINATOR_ACTOR, TenantEstimator
 from tests.ports import free_tcp_address
@@ -246,14 +248,20 @@ async def test_a_replayed_history_is_refitted_after_start() -> None:
         tg.cancel_scope.cancel()
 
 
+async def _serving_thirty_items(tg: anyio.abc.TaskGroup) -> tuple[ActorRef, Estimator]:
+    """An estimator actor that has folded 30 varied items (no refits) and answered once,
+    and its model."""
+    FakeLog.log = [_varied_event(s) for s in range(1, 31)]
+    system, config = await _system(tg)
+    ref, instances = _spawn_tracked(system, dataclasses.replace(config, refit_growth=0))
+    await ref.ask(EstimateRequest("t", [{"title": "x"}], [0.5]), timeout=30)
+    return ref, instances[-1].model
+
+
 @pytest.mark.anyio
 async def test_large_queued_batches_are_answered_in_worker_threads() -> None:
-    FakeLog.log = [_varied_event(s) for s in range(1, 31)]
     async with anyio.create_task_group() as tg:
-        system, config = await _system(tg)
-        ref, instances = _spawn_tracked(system, dataclasses.replace(config, refit_growth=0))
-        await ref.ask(EstimateRequest("t", [{"title": "x"}], [0.5]), timeout=30)
-        model = instances[-1].model
+        ref, model = await _serving_thirty_items(tg)
         threads: set[str] = set()
         real = model.predict_columns
 
@@ -288,12 +296,8 @@ async def test_queued_requests_share_model_calls_up_to_a_bounded_size() -> None:
     request is answered as soon as its own items are done."""
     from node.tenant_estimator import MAX_ITEMS_PER_CALL
 
-    FakeLog.log = [_varied_event(s) for s in range(1, 31)]
     async with anyio.create_task_group() as tg:
-        system, config = await _system(tg)
-        ref, instances = _spawn_tracked(system, dataclasses.replace(config, refit_growth=0))
-        await ref.ask(EstimateRequest("t", [{"title": "x"}], [0.5]), timeout=30)
-        model = instances[-1].model
+        ref, model = await _serving_thirty_items(tg)
         calls: list[int] = []
         real = model.predict_columns
 
@@ -323,10 +327,8 @@ async def test_queued_requests_share_model_calls_up_to_a_bounded_size() -> None:
 
 @pytest.mark.anyio
 async def test_a_json_request_gets_the_same_results_written_as_json() -> None:
-    FakeLog.log = [_varied_event(s) for s in range(1, 31)]
     async with anyio.create_task_group() as tg:
-        system, config = await _system(tg)
-        ref, _ = _spawn_tracked(system, dataclasses.replace(config, refit_growth=0))
+        ref, _ = await _serving_thirty_items(tg)
         items = [{"title": f"api {i}", "features": {"size": i}} for i in range(5)]
         levels = [0.1, 0.5, 0.9]
         maps = await ref.ask(EstimateRequest("t", items, levels), timeout=30)
