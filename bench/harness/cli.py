@@ -94,7 +94,8 @@ def _settings(config: BenchConfig) -> dict[str, str]:
     return {"arrivals": config.arrivals, "seed": str(config.seed),
             "seconds per step": f"{config.duration:g}",
             "warm-up seconds": f"{config.warmup:g}",
-            "connection pool": str(config.connections),
+            "connection pool": f"{config.connections} keep-alive connections, opened before "
+                               "each step",
             "start timeout (drop)": f"{config.start_timeout:g} s",
             "request timeout": f"{config.request_timeout:g} s",
             **({"batch size": str(config.batch_size)} if "batch" in config.weights else {}),

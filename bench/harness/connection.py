@@ -29,6 +29,16 @@ class Connection:
         self._writer: asyncio.StreamWriter | None = None
         self.opened = 0
 
+    async def open(self) -> bool:
+        """Connect now (before a measurement starts); False when that fails (the first
+        exchange then tries again and reports the error)."""
+        try:
+            await self._ensure_open()
+        except (OSError, TimeoutError):
+            self.close()
+            return False
+        return True
+
     async def _ensure_open(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
         if self._reader is not None and self._writer is not None and not self._reader.at_eof():
             return self._reader, self._writer

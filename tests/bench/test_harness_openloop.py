@@ -110,3 +110,21 @@ def test_connections_are_spread_over_every_address() -> None:
     result, served = asyncio.run(run())
     assert result.ok == 200 == sum(served)
     assert min(served) > 50  # both servers took a fair part of the load
+
+
+def test_the_pool_connects_before_the_schedule_starts() -> None:
+    async def run() -> RunResult:
+        server, port = EchoServer(), free_port()
+        started = asyncio.Event()
+        async with asyncio.TaskGroup() as tg:
+            serving = tg.create_task(server.serve(port, started))
+            await asyncio.wait_for(started.wait(), 5)
+            op = Operation("noop", (build_request("127.0.0.1", port, "/", b"{}", {}),))
+            result = await run_open_loop("127.0.0.1", port, lambda i: op,
+                                         Schedule(20, 0.5, 100), PoolConfig(connections=8))
+            serving.cancel()
+        return result
+
+    result = asyncio.run(run())
+    # All eight were opened up front, though ten operations needed at most a few at once.
+    assert result.ok == 10 and result.connections_opened == 8
