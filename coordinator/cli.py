@@ -7,13 +7,16 @@ import os
 import sys
 from collections.abc import Callable
 
+#: The environment variables that set numpy's BLAS thread count (OpenBLAS, MKL).
+BLAS_THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
 
 def one_blas_thread() -> None:
     """Have numpy's BLAS use one thread (unless the environment says otherwise); call it
     before numpy is imported. A server runs a node process per core beside its coordinator,
     and their matrix products are small (a refit's, mostly): BLAS threads would only
     contend for the same cores, and spin while they wait."""
-    for name in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    for name in BLAS_THREAD_VARIABLES:
         os.environ.setdefault(name, "1")
 
 

@@ -24,6 +24,7 @@ import httpx
 
 from bench.cluster_setup import free_port, prepare_tenants
 from bench.peers import PEERS, remove_dir
+from coordinator.cli import BLAS_THREAD_VARIABLES
 from coordinator.launcher import LocalCluster, LocalClusterSpec
 
 
@@ -207,7 +208,7 @@ def _peer_env(key: str) -> dict[str, str]:
     """A peer's environment: its key, and one BLAS thread as reckon's own processes have
     (see :func:`coordinator.cli.one_blas_thread`) unless the environment says otherwise."""
     env = {"RECKON_PEER_KEY": key}
-    for name in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    for name in BLAS_THREAD_VARIABLES:
         env[name] = os.environ.get(name, "1")
     return env
 
