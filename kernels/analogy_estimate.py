@@ -24,10 +24,14 @@ def _head_score(
     adjust_from: int,
     adjust_to: int,
 ) -> float:
+    # A row's coordinates increase, so its structured head ends at the first one past
+    # ``adjust_to``: a long description's text coordinates are never visited.
     acc = 0.0
     for k in range(lo, hi):
         c = np.int64(indices[k])
-        if adjust_from <= c < adjust_to:
+        if c >= adjust_to:
+            break
+        if c >= adjust_from:
             acc += np.float64(values[k]) * coef[c]
     return acc
 
@@ -57,7 +61,8 @@ def analogy_estimates(
     averaged with weights ``max(sim, 0) ** power`` (equal weights if all are 0).
     NaN where a query has no valid neighbour. ``coefs`` holds one row of coefficients for
     every query, or one row per query (leave-one-out estimates of learned items use the
-    coefficients fitted without each item).
+    coefficients fitted without each item). Every row's coordinates must increase, as
+    :class:`kernels.features.Featurizer` writes them.
     """
     n_q = neighbours.shape[0]
     out = np.full(n_q, np.nan)
