@@ -1,0 +1,79 @@
+"""The estimate ledger against a real database: queued estimates are written in batches,
+overflow is counted rather than blocking, and deleting a tenant deletes its estimates."""
+
+from __future__ import annotations
+
+import anyio
+import asyncpg
+
+from coordinator.store import create_pool
+from coordinator.store.ledger import IssuedEstimate, LedgerWriter
+from tests.conftest import make_tenant
+
+
+def _issued(tenant: str, n: int, prefix: str) -> list[IssuedEstimate]:
+    return [
+        IssuedEstimate(f"{prefix}{i:04x}", tenant, f"item-{i}" if i % 2 else None,
+                       {"0.1": 1.0, "0.5": 2.0 + i, "0.9": 8.0}, 1.0, 2.0 + i, 8.0, "v1", i)
+        for i in range(n)
+    ]
+
+
+async def _write(url: str, estimates: list[IssuedEstimate], capacity: int = 100_000) -> int:
+    pool = await create_pool(url, min_size=1, max_size=2)
+    try:
+        writer = LedgerWriter(pool, capacity=capacity, flush_interval=0.01)
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(writer.run)
+            writer.record_many(estimates)
+            await anyio.sleep(0.05)  # a flush or two on the way; stopping writes the rest
+            tg.cancel_scope.cancel()
+        stats = writer.statistics()
+        assert stats.written == min(len(estimates), capacity) and stats.queued == 0
+        return stats.dropped
+    finally:
+        await pool.close()
+
+
+def test_rows_written_as_issued_and_overflow_counted(database_url: str) -> None:
+    tenant, _ = make_tenant(database_url)
+    estimates = _issued(tenant, 30, "est_a")
+    assert anyio.run(_write, database_url, estimates) == 0
+    assert anyio.run(_write, database_url, _issued(tenant, 12, "est_b"), 5) == 7
+
+    async def rows() -> list[asyncpg.Record]:
+        conn = await asyncpg.connect(database_url)
+        try:
+            await conn.set_type_codec("jsonb", encoder=str, decoder=str, schema="pg_catalog")
+            return await conn.fetch(
+                "SELECT * FROM estimates WHERE tenant_id = $1 ORDER BY id", tenant)
+        finally:
+            await conn.close()
+
+    found = anyio.run(rows)
+    assert len(found) == 35
+    by_id = {r["id"]: r for r in found}
+    for e in estimates:
+        r = by_id[e.id]
+        assert (r["item_id"], r["p10"], r["p50"], r["p90"], r["model_version"], r["seq"]) == (
+            e.item_id, e.p10, e.p50, e.p90, e.model_version, e.seq)
+        assert r["quantiles"] == f'{{"0.1": 1.0, "0.5": {e.p50}, "0.9": 8.0}}'
+    assert {r["id"] for r in found} - {e.id for e in estimates} == {
+        f"est_b{i:04x}" for i in range(5)}
+
+
+def test_deleting_a_tenant_deletes_its_estimates(database_url: str) -> None:
+    gone, _ = make_tenant(database_url)
+    kept, _ = make_tenant(database_url)
+    anyio.run(_write, database_url, _issued(gone, 20, "est_g") + _issued(kept, 10, "est_k"))
+
+    async def delete_and_count() -> tuple[int, int]:
+        conn = await asyncpg.connect(database_url)
+        try:
+            await conn.execute("DELETE FROM tenants WHERE id = $1", gone)
+            count = "SELECT count(*) FROM estimates WHERE tenant_id = $1"
+            return await conn.fetchval(count, gone), await conn.fetchval(count, kept)
+        finally:
+            await conn.close()
+
+    assert anyio.run(delete_and_count) == (0, 10)
