@@ -8,8 +8,9 @@ import sys
 SCRIPT = """
 import gc
 import scipy.stats  # a typical service import: tens of thousands of objects
-from actors.heap import freeze_startup_objects
+from actors.heap import YOUNG_THRESHOLD, freeze_startup_objects
 frozen = freeze_startup_objects()
+assert gc.get_threshold()[0] == YOUNG_THRESHOLD > 700
 assert frozen == gc.get_freeze_count() > 10_000, frozen
 assert len(gc.get_objects(generation=2)) < 1_000, len(gc.get_objects(generation=2))
 garbage = [[i] for i in range(1000)]  # new objects are collected as before
