@@ -62,13 +62,15 @@ def _columns(reply: Message, n_items: int, n_levels: int) -> Columns:
 
 async def _estimate(st: AppState, tenant: str, items: list[dict[str, Any]],
                     quantiles: list[float], min_seq: int) -> list[dict[str, Any]]:
-    wire_items = [{k: it[k] for k in ("title", "description", "features")} for it in items]
+    """Estimates of ``items`` (as :func:`parse_estimate_item` returns them: each one's
+    ``item_id`` is taken out, and what is left is the item as nodes take it)."""
+    item_ids = [it.pop("item_id", None) for it in items]
     head = max(min_seq, st.router.known_head(tenant))
     try:
         # Nodes write the results as JSON; one of an older release answers in maps.
         reply = await st.router.read(
-            tenant, EstimateJSONRequest(tenant, wire_items, quantiles, head), items=len(items),
-            fallback=EstimateRequest(tenant, wire_items, quantiles, head))
+            tenant, EstimateJSONRequest(tenant, items, quantiles, head), items=len(items),
+            fallback=EstimateRequest(tenant, items, quantiles, head))
     except NoNodesAvailable as e:
         raise ServiceUnavailable(str(e), headers={"Retry-After": "1"}) from e
     rows, medians, analogies, drivers, version, seq = _columns(reply, len(items),
@@ -79,11 +81,10 @@ async def _estimate(st: AppState, tenant: str, items: list[dict[str, Any]],
     # One random 96-bit prefix per request and the item's position: unique ids without a
     # system call per estimate.
     prefix = "est_" + secrets.token_hex(12)
-    for i, (item, row, median, found, drove) in enumerate(
-            zip(items, rows, medians, analogies, drivers, strict=True)):
+    for i, (item_id, row, median, found, drove) in enumerate(
+            zip(item_ids, rows, medians, analogies, drivers, strict=True)):
         qs = dict(zip(keys, row, strict=True))
         est_id = f"{prefix}{i:04x}"
-        item_id = item.get("item_id")
         p10, p50, p90 = qs["0.1"], qs["0.5"], qs["0.9"]
         out.append({
             "id": est_id,
