@@ -127,10 +127,12 @@ def _add_chars(
 
 
 @njit(cache=True, nogil=True)
-def _unit(acc: NDArray[np.float64]) -> float:
+def _unit(acc: NDArray[np.float64], at: NDArray[np.int64]) -> float:
+    """1 / the L2 norm of ``acc``, whose non-zero entries are all at ``at`` (ascending: the
+    sum is the one a pass over every entry gives, since the others add exact zeros)."""
     total = 0.0
-    for v in acc:
-        total += v * v
+    for k in at:
+        total += acc[k] * acc[k]
     return 1.0 / np.sqrt(total) if total > 0.0 else 0.0
 
 
@@ -164,6 +166,10 @@ def hash_texts(
     scratch = np.empty(longest, dtype=np.uint8)
     words = np.zeros(block_width, dtype=np.float64)
     chars = np.zeros(block_width, dtype=np.float64)
+    # The buckets a text's features landed in, ascending. A short title fills a few dozen
+    # of the block's buckets: the sums and updates below visit only those, since a sum
+    # over the whole block (a chain of dependent additions) took longer than the hashing.
+    filled = np.empty(block_width, dtype=np.int64)
     indptr = np.zeros(n_items + 1, dtype=np.int64)
     capacity = n_items * min(block_width, 64) + 16
     indices = np.empty(capacity, dtype=np.int32)
@@ -171,30 +177,35 @@ def hash_texts(
     nnz = 0
     for i in range(n_items):
         n = _normalise(buffer[offsets[i] : offsets[i + 1]], scratch)
-        words[:] = 0.0
-        chars[:] = 0.0
         if word_ngrams > 0:
             _add_words(scratch, n, useed, word_ngrams, words)
         if char_max > 0:
             _add_chars(scratch, min(n, char_bytes), useed, char_min, char_max, chars)
-        ws = word_weight * _unit(words)
-        cs = char_weight * _unit(chars)
+        count = 0
         for k in range(block_width):
+            filled[count] = k
+            count += (words[k] != 0.0) | (chars[k] != 0.0)
+        at = filled[:count]
+        ws = word_weight * _unit(words, at)
+        cs = char_weight * _unit(chars, at)
+        for k in at:
             words[k] = ws * words[k] + cs * chars[k]
-        scale = _unit(words)
-        if nnz + block_width > capacity:
-            capacity = max(2 * capacity, nnz + block_width)
+        scale = _unit(words, at)
+        if nnz + count > capacity:
+            capacity = max(2 * capacity, nnz + count)
             grown_i = np.empty(capacity, dtype=np.int32)
             grown_v = np.empty(capacity, dtype=np.float64)
             grown_i[:nnz] = indices[:nnz]
             grown_v[:nnz] = values[:nnz]
             indices = grown_i
             values = grown_v
-        for k in range(block_width):
+        for k in at:
             if words[k] != 0.0:
                 indices[nnz] = block_start + k
                 values[nnz] = words[k] * scale
                 nnz += 1
+            words[k] = 0.0
+            chars[k] = 0.0
         indptr[i + 1] = nnz
     return indptr, indices[:nnz].copy(), values[:nnz].copy()
 
