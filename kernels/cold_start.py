@@ -59,6 +59,7 @@ class PublicPrior:
             prior_noise_strength=self.noise_strength,
             prior_meta_var=self.meta_var,
             prior_text_var=self.text_var,
+            prior_meta_scales=(),
         )
 
     def to_arrays(self) -> dict[str, np.ndarray]:

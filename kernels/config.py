@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 
@@ -23,7 +24,9 @@ class EstimatorConfig:
     The text prior is deliberately tight: on the public story-point data, hashed text
     explains little, and a loose text prior does worse than the median baseline. A refit
     re-chooses ``prior_bias_var``, ``prior_meta_var`` and ``prior_text_var`` by marginal
-    likelihood (see :mod:`kernels.refit` for the candidates).
+    likelihood (see :mod:`kernels.refit` for the candidates), then ``prior_meta_scales``:
+    empty, or one factor per structured coordinate (``text_start - 1`` of them, numeric
+    slots first) that multiplies ``prior_meta_var`` for that coordinate.
 
     Analogies: ``analogy_k`` neighbours in an hnswlib index of ``analogy_width``-wide
     folded vectors (search breadth ``hnsw_ef``), weighted by similarity ** ``analogy_power``;
@@ -57,6 +60,7 @@ class EstimatorConfig:
     prior_bias_var: float = 1.0
     prior_meta_var: float = 0.5
     prior_text_var: float = 0.1
+    prior_meta_scales: tuple[float, ...] = ()
     n_analogies: int = 5
     n_drivers: int = 5
     analogy_width: int = 256
@@ -93,6 +97,14 @@ class EstimatorConfig:
         for name, value in positive.items():
             if not value > 0:
                 raise ValueError(f"{name} must be > 0, got {value}")
+        if self.prior_meta_scales:
+            if len(self.prior_meta_scales) != self.text_start - 1:
+                raise ValueError(
+                    f"prior_meta_scales needs {self.text_start - 1} factors (or none), "
+                    f"got {len(self.prior_meta_scales)}"
+                )
+            if not all(math.isfinite(f) and f > 0 for f in self.prior_meta_scales):
+                raise ValueError("prior_meta_scales must be finite and > 0")
         if self.n_analogies < 0 or self.n_drivers < 0:
             raise ValueError("n_analogies and n_drivers must be >= 0")
         if self.analogy_width < self.text_start:

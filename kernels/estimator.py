@@ -55,6 +55,8 @@ def prior_model(config: EstimatorConfig) -> BayesianLinearRegression:
     prior_var = np.full(config.dim, config.prior_text_var)
     prior_var[0] = config.prior_bias_var
     prior_var[1 : config.text_start] = config.prior_meta_var
+    if config.prior_meta_scales:
+        prior_var[1 : config.text_start] *= np.array(config.prior_meta_scales)
     a0 = config.prior_noise_strength
     return BayesianLinearRegression(prior_mean, prior_var, a0, a0 * config.prior_noise_scale**2)
 
@@ -355,6 +357,7 @@ class Estimator:
         state: dict[str, Any] = {"version": STATE_VERSION}
         for f in dataclasses.fields(self.config):
             state[f"config.{f.name}"] = getattr(self.config, f.name)
+        state["config.prior_meta_scales"] = np.array(self.config.prior_meta_scales)
         for prefix, part in (
             ("model", self._model.to_state()),
             ("scaler", self._features.scaler.to_state()),
@@ -376,6 +379,10 @@ class Estimator:
         try:
             settings: dict[str, Any] = {}
             for f in dataclasses.fields(EstimatorConfig):
+                if f.name == "prior_meta_scales":  # absent from snapshots before it existed
+                    raw = state.get(f"config.{f.name}", ())
+                    settings[f.name] = tuple(float(v) for v in np.asarray(raw).reshape(-1))
+                    continue
                 cast = int if f.type in (int, "int") else float
                 settings[f.name] = cast(state[f"config.{f.name}"])
             config = EstimatorConfig(**settings)

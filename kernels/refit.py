@@ -5,7 +5,9 @@ From everything an estimator has learned it builds a fresh one:
 1. numeric features are rescaled with the current running statistics (each stored item
    was scaled with the statistics of its own time), keeping the stored text vectors;
 2. the prior variances of the bias, the structured and the text coefficients are chosen
-   by marginal likelihood (:mod:`kernels.evidence`), and the linear model is refitted
+   by marginal likelihood (:mod:`kernels.evidence`), then, within the structured block,
+   a variance per coordinate (automatic relevance determination, so that a strong driver
+   such as log size is left nearly unshrunk), and the linear model is refitted
    from the prior in one block (a tenant whose typical effort is far from the cold-start
    prior's, say hours where the prior expects points, earns a loose bias prior, so the
    prior does not pull every estimate towards its own scale);
@@ -31,7 +33,7 @@ from numpy.typing import NDArray
 
 from kernels.analogy_estimate import analogy_estimates
 from kernels.blr import BayesianLinearRegression
-from kernels.evidence import EvidenceProblem, choose_block_variances
+from kernels.evidence import EvidenceProblem, choose_block_variances, choose_coordinate_variances
 from kernels.features import FeatureRows
 from kernels.item_store import ItemStore
 from kernels.numeric_scaling import NumericScaler
@@ -50,6 +52,10 @@ if TYPE_CHECKING:
 BIAS_GRID = [1.0, 10.0, 100.0]
 META_GRID = [0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 16.0, 64.0]
 TEXT_GRID = [0.01, 0.02, 0.05, 0.1, 0.2, 0.5]
+#: Factors on the structured block's variance for its coordinates one by one (automatic
+#: relevance determination): a strong driver such as log size goes nearly unshrunk while
+#: the block's other features are shrunk harder.
+META_FACTORS = [0.1, 0.25, 4.0, 16.0]
 #: Candidate numbers of analogies, chosen by leave-one-out error of the analogy estimate on
 #: the calibration window. Most story-point projects choose 40 or 80 (their items differ
 #: mostly by noise); beyond 80 nothing is gained and estimates slow down (every neighbour
@@ -143,8 +149,17 @@ def refit_estimator(est: Estimator) -> Estimator:
             problem, np.diag(base.cov_).copy(), blocks, grids, base.a_, base.b_
         )
         cfg = dataclasses.replace(
-            cfg, prior_meta_var=meta_var, prior_text_var=text_var, prior_bias_var=bias_var
-        )
+            cfg, prior_meta_var=meta_var, prior_text_var=text_var, prior_bias_var=bias_var,
+            prior_meta_scales=(),
+        )  # fmt: skip
+        structured = np.arange(1, cfg.text_start)
+        prior_var, _ = choose_coordinate_variances(
+            problem, np.diag(prior_model(cfg).cov_).copy(), structured,
+            np.array(META_FACTORS), base.a_, base.b_,
+        )  # fmt: skip
+        scales = prior_var[structured] / meta_var
+        if np.any(scales != 1.0):
+            cfg = dataclasses.replace(cfg, prior_meta_scales=tuple(float(f) for f in scales))
 
     new = Estimator(cfg)
     new._features.scaler = NumericScaler.from_state(est._features.scaler.to_state())

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from kernels import Analogy, Estimator, EstimatorConfig, Prediction
+from kernels.estimator import prior_model
 
 Q = np.array([0.1, 0.5, 0.9])
 SMALL = EstimatorConfig(dim=256, meta_width=32)
@@ -247,6 +248,42 @@ def test_refit_loosens_the_bias_prior_for_a_tenant_far_from_the_cold_start_scale
     near = Estimator(SMALL)
     near.learn_many(ids, titles, descs, feats, efforts)
     assert near.refit().config.prior_bias_var <= refitted.config.prior_bias_var
+
+
+def test_refit_gives_a_strong_driver_a_looser_prior_than_noise_features() -> None:
+    """Automatic relevance determination in the structured block: log size, which drives
+    the effort, is shrunk less than the block; features that say nothing are shrunk more.
+    The chosen factors are part of the config and kept by snapshots."""
+    rng = np.random.default_rng(21)
+    n = 80
+    size = rng.integers(1, 200, size=n).astype(float)
+    noise = rng.normal(size=(n, 4))
+    feats: list[dict[str, Any]] = [
+        {"size": float(size[i]), **{f"x{j}": float(noise[i, j]) for j in range(4)}}
+        for i in range(n)
+    ]
+    efforts = np.exp(0.3 + 0.9 * np.log(size) + rng.normal(0, 0.3, n))
+    ids = [f"S-{i}" for i in range(n)]
+    est = Estimator(SMALL)
+    est.learn_many(ids, [""] * n, [""] * n, feats, efforts)
+    refitted = est.refit()
+    cfg = refitted.config
+    scales = np.array(cfg.prior_meta_scales)
+    assert scales.shape == (cfg.text_start - 1,)
+    slot = {name: 1 + i for i, name in enumerate(refitted._features.scaler.names)}
+    assert scales[slot["size"] - 1] > 1.0
+    assert all(scales[slot[f"x{j}"] - 1] < 1.0 for j in range(4))
+    # the refitted posterior is the config's prior conditioned on the stored rows
+    fresh = prior_model(cfg)
+    fresh.update(*refitted._items.rows(np.arange(n)), np.log(efforts), np.ones(n))
+    np.testing.assert_allclose(refitted._model.mean_, fresh.mean_, rtol=1e-6, atol=1e-9)
+    restored = Estimator.from_state(_unpack(_pack(refitted.to_state())))
+    assert restored.config == cfg
+    # an older snapshot, without the factors, still loads (as a block prior)
+    old = {k: v for k, v in refitted.to_state().items() if k != "config.prior_meta_scales"}
+    assert Estimator.from_state(old).config.prior_meta_scales == ()
+    with pytest.raises(ValueError, match="prior_meta_scales"):
+        EstimatorConfig(dim=256, meta_width=32, prior_meta_scales=(1.0, 2.0))
 
 
 def test_refit_job_refits_the_snapshot_taken_when_it_was_made() -> None:
