@@ -34,13 +34,24 @@ class NodeAgent:
         self._strikes: dict[str, int] = {}
 
     async def run(self) -> None:
-        """Beat every ``heartbeat_interval`` until cancelled."""
+        """Beat every ``heartbeat_interval`` until cancelled, to each coordinator on its own
+        schedule: a coordinator that does not answer (each beat waits up to two intervals)
+        delays only its own beats, never those to the others, which would otherwise come
+        about every three intervals, close to their ``heartbeat_timeout``. Ownership is
+        checked once an interval."""
+        interval = self.config.heartbeat_interval
+        async with anyio.create_task_group() as tg:
+            for address in self.config.coordinators:
+                tg.start_soon(self._beat_every, address, interval)
+            while True:
+                await anyio.sleep(interval)
+                self._evict_unowned()
+
+    async def _beat_every(self, address: str, interval: float) -> None:
         while True:
-            async with anyio.create_task_group() as tg:
-                for address in self.config.coordinators:
-                    tg.start_soon(self._beat, address)
-            self._evict_unowned()
-            await anyio.sleep(self.config.heartbeat_interval)
+            started = anyio.current_time()
+            await self._beat(address)
+            await anyio.sleep(max(0.0, started + interval - anyio.current_time()))
 
     async def _beat(self, address: str) -> None:
         stats = self.system.statistics()

@@ -1,0 +1,54 @@
+"""The node's membership agent over real nng sockets: a coordinator that does not answer
+must not slow the heartbeats to the coordinators that do."""
+
+from __future__ import annotations
+
+import anyio
+import pytest
+
+from actors import Actor, ActorSystem, Transport, handles
+from actors.messages import ClusterView, Heartbeat
+from node.agent import NodeAgent
+from node.config import NodeConfig
+from node.tenant_estimator import COORDINATOR_ACTOR
+from tests.ports import free_tcp_address
+
+SECRET = b"agent-secret"
+INTERVAL = 0.2
+
+
+class RecordingCoordinator(Actor):
+    beats: list[float] = []
+
+    @handles(Heartbeat)
+    async def beat(self, msg: Heartbeat, sender: str) -> ClusterView:
+        RecordingCoordinator.beats.append(anyio.current_time())
+        return ClusterView(members=[[msg.node_id, msg.address]], replication=1,
+                           coordinator_id="live")
+
+
+@pytest.mark.parametrize("anyio_backend", ["trio"])
+@pytest.mark.anyio
+async def test_a_silent_coordinator_does_not_delay_beats_to_a_live_one(anyio_backend):
+    RecordingCoordinator.beats = []
+    live = ActorSystem(Transport(free_tcp_address(), SECRET))
+    node = ActorSystem(Transport(free_tcp_address(), SECRET))
+    silent = free_tcp_address()  # nothing listens there: every beat to it times out
+    config = NodeConfig(node_id="node-0", listen=node.address,
+                        coordinators=(silent, live.address), cluster_secret=SECRET,
+                        heartbeat_interval=INTERVAL)
+    agent = NodeAgent(node, config)
+    async with anyio.create_task_group() as tg:
+        await tg.start(live.run)
+        await tg.start(node.run)
+        live.spawn(COORDINATOR_ACTOR, RecordingCoordinator)
+        tg.start_soon(agent.run)
+        await anyio.sleep(12 * INTERVAL)
+        tg.cancel_scope.cancel()
+    beats = RecordingCoordinator.beats
+    assert len(beats) >= 6, beats
+    gaps = [b - a for a, b in zip(beats, beats[1:], strict=False)]
+    # Each beat to the silent coordinator waits two intervals before giving up; beats to the
+    # live one keep their own pace (waiting for both would space them three intervals apart).
+    assert sorted(gaps)[len(gaps) // 2] < 1.6 * INTERVAL, gaps
+    assert list(agent.views) == [live.address]
