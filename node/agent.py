@@ -73,8 +73,9 @@ class NodeAgent:
             },
         )
         try:
-            reply = await self.system.ask(address, COORDINATOR_ACTOR, beat,
-                                          self.config.heartbeat_interval * 2)
+            reply = await self.system.ask(
+                address, COORDINATOR_ACTOR, beat, self.config.heartbeat_interval * 2
+            )
         except (AskTimeout, RemoteError) as e:
             if address in self.views:
                 log.warning("coordinator not answering coordinator=%s error=%s", address, e)
@@ -92,7 +93,7 @@ class NodeAgent:
         for name in self.system.actor_names():
             if not name.startswith(ESTIMATOR_PREFIX):
                 continue
-            tenant = name[len(ESTIMATOR_PREFIX):]
+            tenant = name[len(ESTIMATOR_PREFIX) :]
             owned = any(self.config.node_id in ring.owners(tenant) for ring in rings)
             if owned:
                 self._strikes.pop(name, None)
@@ -110,4 +111,3 @@ class NodeAgent:
             self.system.tell(address, COORDINATOR_ACTOR, Leave(self.config.node_id))
         # Give the frames a moment to leave, and coordinators a moment to stop routing here.
         await anyio.sleep(self.config.leave_grace)
-
