@@ -13,6 +13,18 @@ import asyncpg
 log = logging.getLogger("reckon.ledger")
 
 
+#: Failures of a write that say nothing about its rows: the database is down, restarting,
+#: out of connections, or the connection broke. Such a batch is retried.
+_UNREACHABLE = (
+    OSError,
+    TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.exceptions.OperatorInterventionError,
+    asyncpg.exceptions.InsufficientResourcesError,
+)
+
+
 class IssuedEstimate(NamedTuple):
     """One estimate as issued to a client: a ledger row, its fields in the table's column
     order (a tuple costs a quarter of a frozen dataclass, and COPY takes it as it is)."""
@@ -36,21 +48,30 @@ class LedgerStatistics:
     written: int
     dropped: int
     failed_batches: int
+    retries: int
 
 
 class LedgerWriter:
     """Buffers issued estimates and writes them in batches (one COPY per flush).
 
-    Estimates are recorded after the response is computed, so a crash can lose the last
-    ``flush_interval`` seconds of ledger rows (never an acknowledged write: items and actuals
-    go through the event log). The queue is bounded; overflow is counted, not blocking.
-    Recording is a list append (the request path pays nothing per row beyond that); the
-    writer wakes on the first row, lets ``flush_interval`` of rows gather, and writes them.
+    Estimates are recorded after the response is computed, so a crash of the coordinator
+    loses the rows still queued, normally the last ``flush_interval`` seconds of them
+    (never an acknowledged write: items and actuals go through the event log). The queue is
+    bounded; overflow is counted, not blocking. Recording is a list append (the request path
+    pays nothing per row beyond that); the writer wakes on the first row, lets
+    ``flush_interval`` of rows gather (or writes at once when ``batch`` rows wait), and
+    writes them. A batch that fails because the database cannot be reached goes back to the
+    front of the queue and is retried with a growing pause (up to ``max_backoff`` seconds),
+    so estimates served while PostgreSQL is down are recorded once it is back; a batch the
+    database refuses for what it holds is logged and counted as lost.
     """
 
     def __init__(self, pool: asyncpg.Pool, *, capacity: int = 100_000,
-                 flush_interval: float = 0.05, batch: int = 5000) -> None:
+                 flush_interval: float = 0.05, batch: int = 5000,
+                 max_backoff: float = 5.0) -> None:
         self._pool = pool
+        self._max_backoff = max_backoff
+        self._retries = 0
         self._queue: list[IssuedEstimate] = []
         self._capacity = capacity
         self._ready = anyio.Event()
@@ -77,24 +98,40 @@ class LedgerWriter:
         return batch
 
     async def run(self) -> None:
-        """Write queued estimates until cancelled; flushes what is queued on the way out."""
+        """Write queued estimates until cancelled; flushes what is queued on the way out
+        (one try per batch, for at most 5 s)."""
+        backoff = 0.0
         try:
             while True:
                 await self._ready.wait()
-                if len(self._queue) < self._batch:
+                if backoff:
+                    await anyio.sleep(backoff)
+                elif len(self._queue) < self._batch:
                     await anyio.sleep(self._flush_interval)
                 batch = self._take()
                 try:
-                    await self._write(batch)
+                    retry = await self._write(batch)
                 except BaseException:  # cancelled mid-write: the flush below retries it
                     self._queue[:0] = batch
                     raise
+                if retry:
+                    self._queue[:0] = batch
+                    self._ready.set()
+                    self._retries += 1
+                    backoff = min(max(2 * backoff, 0.25), self._max_backoff)
+                else:
+                    backoff = 0.0
         finally:
             with anyio.CancelScope(shield=True), anyio.move_on_after(5):
                 while self._queue:
-                    await self._write(self._take())
+                    batch = self._take()
+                    if await self._write(batch):
+                        self._failed += 1
+                        log.error("ledger batch lost at shutdown size=%d", len(batch))
 
-    async def _write(self, batch: list[IssuedEstimate]) -> None:
+    async def _write(self, batch: list[IssuedEstimate]) -> bool:
+        """Write ``batch``; True when it failed only because the database could not be
+        reached (the caller may retry it), False when written or lost for good."""
         linked = [e.id for e in batch if e.item_id is not None]
         linked_tenants = sorted({e.tenant_id for e in batch if e.item_id is not None})
         try:
@@ -116,10 +153,15 @@ class LedgerWriter:
                     # An actual may have arrived before this row was written.
                     await conn.execute(_RESOLVE_BY_ESTIMATE, linked)
             self._written += len(batch)
+        except _UNREACHABLE as e:
+            log.warning("ledger batch not written, will retry size=%d error=%s",
+                        len(batch), e or type(e).__name__)
+            return True
         except Exception:
             # The ledger must never take the coordinator down: count, log, go on.
             self._failed += 1
             log.exception("ledger batch lost size=%d", len(batch))
+        return False
 
     def statistics(self) -> LedgerStatistics:
         """A frozen snapshot of the counters."""
@@ -128,6 +170,7 @@ class LedgerWriter:
             written=self._written,
             dropped=self._dropped,
             failed_batches=self._failed,
+            retries=self._retries,
         )
 
 

@@ -1,5 +1,6 @@
 """The estimate ledger against a real database: queued estimates are written in batches,
-overflow is counted rather than blocking, and deleting a tenant deletes its estimates."""
+overflow is counted rather than blocking, a batch the database refuses is lost without
+holding up the next, and deleting a tenant deletes its estimates."""
 
 from __future__ import annotations
 
@@ -77,3 +78,30 @@ def test_deleting_a_tenant_deletes_its_estimates(database_url: str) -> None:
             await conn.close()
 
     assert anyio.run(delete_and_count) == (0, 10)
+
+
+def test_a_refused_batch_is_counted_and_the_next_ones_are_written(database_url: str) -> None:
+    tenant, _ = make_tenant(database_url)
+    first = _issued(tenant, 3, "est_r")
+
+    async def run() -> tuple[int, int, int]:
+        pool = await create_pool(database_url, min_size=1, max_size=2)
+        try:
+            writer = LedgerWriter(pool, flush_interval=0.01)
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(writer.run)
+                writer.record_many(first)
+                await anyio.sleep(0.3)
+                writer.record_many(first[:1])  # the same id again: refused for its rows
+                await anyio.sleep(0.3)
+                writer.record_many(_issued(tenant, 2, "est_s"))
+                await anyio.sleep(0.3)
+                tg.cancel_scope.cancel()
+            st = writer.statistics()
+            count = await pool.fetchval(
+                "SELECT count(*) FROM estimates WHERE tenant_id = $1", tenant)
+            return st.failed_batches, st.retries, count
+        finally:
+            await pool.close()
+
+    assert anyio.run(run) == (1, 0, 5)

@@ -51,8 +51,10 @@ def test_database_restart_fails_writes_cleanly_and_loses_nothing(tmp_path: Path)
             assert r.headers["content-type"].startswith("application/problem+json")
             assert "Retry-After" in r.headers
             # Reads are served from the nodes' models (the key is cached).
-            assert c.post("/v1/estimates", json={"title": "still"}).status_code == 200
+            still = c.post("/v1/estimates", json={"title": "still", "item_id": "a3"})
+            assert still.status_code == 200, still.text
             assert c.get("/ready").status_code == 503
+            time.sleep(1.0)  # the ledger tries to write the estimate while the database is down
 
             pg.start()
             deadline = time.monotonic() + 30
@@ -68,6 +70,16 @@ def test_database_restart_fails_writes_cleanly_and_loses_nothing(tmp_path: Path)
             assert c.get("/v1/items/lost").status_code == 404
             est = c.post("/v1/estimates", json={"title": "y", "min_seq": r.json()["seq"]})
             assert est.status_code == 200 and est.json()["seq"] == r.json()["seq"]
+            # The estimate served during the outage reaches the ledger once the database is
+            # back (its batch is retried), resolved by the item's actual.
+            deadline = time.monotonic() + 20
+            while True:
+                issued = c.get("/v1/items/a3").json()["estimates"]
+                if issued or time.monotonic() > deadline:
+                    break
+                time.sleep(0.5)
+            assert [e["id"] for e in issued] == [still.json()["id"]], issued
+            assert issued[0]["actual"] == 4.0
     finally:
         cluster.stop()
         pg.stop()
