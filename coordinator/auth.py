@@ -1,4 +1,11 @@
-"""Bearer API keys: each bound to one tenant with scopes; verified hashes cached briefly."""
+"""Bearer API keys: each bound to one tenant with scopes; verified hashes cached briefly.
+
+A verified key is trusted for ``cache_seconds`` without asking the database again. When the
+database cannot be reached, a key verified within the last ``stale_seconds`` is still
+accepted, so estimates (served from the nodes' models) go on through an outage; a key that
+was never verified, or not for that long, gets a 503. Revoking a key takes effect within
+``cache_seconds`` while the database is up.
+"""
 
 from __future__ import annotations
 
@@ -10,13 +17,20 @@ from starlette.requests import Request
 from coordinator.problems import Forbidden, ServiceUnavailable, Unauthorized
 from coordinator.store.tenants import ApiKeyRecord, lookup_key
 
+#: Lookup failures that mean the database cannot be reached (not that the key is bad).
+_UNREACHABLE = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError)
+
 
 class KeyVerifier:
-    """Verifies presented keys against the database, caching positive answers for a while."""
+    """Verifies presented keys against the database, caching positive answers for a while
+    (see the module docstring)."""
 
-    def __init__(self, pool: asyncpg.Pool, cache_seconds: float) -> None:
+    def __init__(self, pool: asyncpg.Pool, cache_seconds: float,
+                 stale_seconds: float = 900.0) -> None:
         self._pool = pool
         self._ttl = cache_seconds
+        self._stale = stale_seconds
+        # key -> (verified at, record)
         self._cache: dict[str, tuple[float, ApiKeyRecord]] = {}
 
     async def verify(self, request: Request, scope: str) -> ApiKeyRecord:
@@ -29,21 +43,25 @@ class KeyVerifier:
         key = key.strip()
         now = time.monotonic()
         hit = self._cache.get(key)
-        if hit is not None and hit[0] > now:
+        if hit is not None and now - hit[0] < self._ttl:
             record = hit[1]
         else:
             try:
                 found = await lookup_key(self._pool, key)
-            except (asyncpg.PostgresError, OSError) as e:
-                raise ServiceUnavailable("the key store is unreachable; retry shortly",
-                                         headers={"Retry-After": "1"}) from e
-            if found is None:
-                raise Unauthorized("unknown or revoked API key",
-                                   headers={"WWW-Authenticate": "Bearer"})
+            except _UNREACHABLE as e:
+                if hit is None or now - hit[0] > self._stale:
+                    raise ServiceUnavailable("the key store is unreachable; retry shortly",
+                                             headers={"Retry-After": "1"}) from e
+                found = hit[1]  # verified recently enough: the outage does not lock it out
+            else:
+                if found is None:
+                    self._cache.pop(key, None)
+                    raise Unauthorized("unknown or revoked API key",
+                                       headers={"WWW-Authenticate": "Bearer"})
+                if len(self._cache) > 10_000:
+                    self._cache.clear()
+                self._cache[key] = (now, found)
             record = found
-            if len(self._cache) > 10_000:
-                self._cache.clear()
-            self._cache[key] = (now + self._ttl, record)
         if scope not in record.scopes:
             raise Forbidden(f"this API key lacks the '{scope}' scope")
         return record

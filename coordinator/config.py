@@ -27,6 +27,8 @@ class CoordinatorConfig:
     pool_min: int = 2
     pool_max: int = 10
     key_cache_seconds: float = 30.0
+    # While PostgreSQL cannot be reached, keys verified this recently are still accepted.
+    key_stale_seconds: float = 900.0
     graceful_timeout: float = 10.0
     forecast_part_timeout: float = 300.0
     transport: TransportConfig = field(default_factory=TransportConfig)

@@ -87,8 +87,8 @@ async def serve(
         router = Router(system, membership, hedge_delay=config.hedge_delay,
                         timeout=config.request_timeout)
         ledger = LedgerWriter(pool)
-        state = AppState(config, pool, system, membership, router, ledger,
-                         KeyVerifier(pool, config.key_cache_seconds), HttpMetrics())
+        keys = KeyVerifier(pool, config.key_cache_seconds, config.key_stale_seconds)
+        state = AppState(config, pool, system, membership, router, ledger, keys, HttpMetrics())
         app = build_app(state)
         hc = HypercornConfig()
         hc.bind = [f"{config.http_host}:{config.http_port}"]
