@@ -4,7 +4,7 @@ Locally the project is simulated in this process (tasks need a fixed or three-po
 estimate: only a server has the tenant's model). With ``--server URL`` the project is
 posted to ``URL/v1/forecasts``. Both answers have the same shape
 (:func:`coordinator.forecast_spec.forecast_response`) and are printed by one formatter.
-``--plot out.png`` also draws both histograms (needs matplotlib, which is optional).
+``--plot out.png`` also draws both histograms (with matplotlib).
 """
 
 from __future__ import annotations

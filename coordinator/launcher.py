@@ -162,7 +162,9 @@ class LocalCluster:
             self.coordinators[i] = None
 
     def stop(self, timeout: float = 15.0) -> None:
-        """Graceful stop: nodes first (SIGTERM), then the coordinator; SIGKILL stragglers."""
+        """Graceful stop: SIGTERM to every process at once (nodes leave and drain, the
+        coordinator finishes its requests), then SIGKILL for those still running after
+        ``timeout`` seconds."""
         procs = [p for p in self.nodes if p is not None]
         procs += [p for p in self.coordinators if p is not None]
         for p in procs:

@@ -1,7 +1,9 @@
-"""Nearest learned items by cosine similarity of sparse feature vectors (brute force).
+"""Cosine similarity of sparse feature vectors: row norms (kept by the item store) and an
+exact brute-force top-k search over the sparse rows.
 
-Cost is the total number of stored non-zeros per query, which is fine up to about ten
-thousand items; an approximate index can replace this module behind the same arrays.
+The estimator finds its analogies with :mod:`kernels.analogy_index` (an exact search of
+compact vectors up to a few thousand items, hnswlib beyond); the brute-force search here
+costs the total number of stored non-zeros per query and serves as the sparse reference.
 """
 
 from __future__ import annotations
