@@ -24,6 +24,16 @@ _UNREACHABLE = (
     asyncpg.exceptions.InsufficientResourcesError,
 )
 
+#: Failures that some rows of a batch cause (bad text, a duplicate id, a number out of
+#: range, a value the client cannot encode): the batch is split to find them. Checked
+#: before :data:`_UNREACHABLE`: asyncpg's client-side ``DataError`` is an ``InterfaceError``.
+_ROW_REFUSED = (
+    asyncpg.exceptions.DataError,
+    asyncpg.exceptions.IntegrityConstraintViolationError,
+    ValueError,
+    TypeError,
+)
+
 
 class IssuedEstimate(NamedTuple):
     """One estimate as issued to a client: a ledger row, its fields in the table's column
@@ -47,6 +57,8 @@ class LedgerStatistics:
     queued: int
     written: int
     dropped: int
+    #: Writes given up: rows the database refused (each alone, after splitting its batch),
+    #: and batches left unwritten at shutdown.
     failed_batches: int
     retries: int
 
@@ -63,7 +75,8 @@ class LedgerWriter:
     writes them. A batch that fails because the database cannot be reached goes back to the
     front of the queue and is retried with a growing pause (up to ``max_backoff`` seconds),
     so estimates served while PostgreSQL is down are recorded once it is back; a batch the
-    database refuses for what it holds is logged and counted as lost.
+    database refuses for what it holds is split until the refused rows stand alone, and
+    those are logged and counted as lost.
     """
 
     def __init__(self, pool: asyncpg.Pool, *, capacity: int = 100_000,
@@ -115,7 +128,7 @@ class LedgerWriter:
                     self._queue[:0] = batch
                     raise
                 if retry:
-                    self._queue[:0] = batch
+                    self._queue[:0] = retry
                     self._ready.set()
                     self._retries += 1
                     backoff = min(max(2 * backoff, 0.25), self._max_backoff)
@@ -124,44 +137,57 @@ class LedgerWriter:
         finally:
             with anyio.CancelScope(shield=True), anyio.move_on_after(5):
                 while self._queue:
-                    batch = self._take()
-                    if await self._write(batch):
+                    lost = await self._write(self._take())
+                    if lost:
                         self._failed += 1
-                        log.error("ledger batch lost at shutdown size=%d", len(batch))
+                        log.error("ledger rows lost at shutdown count=%d", len(lost))
 
-    async def _write(self, batch: list[IssuedEstimate]) -> bool:
-        """Write ``batch``; True when it failed only because the database could not be
-        reached (the caller may retry it), False when written or lost for good."""
-        linked = [e.id for e in batch if e.item_id is not None]
-        linked_tenants = sorted({e.tenant_id for e in batch if e.item_id is not None})
+    async def _write(self, batch: list[IssuedEstimate]) -> list[IssuedEstimate]:
+        """Write ``batch``; what it returns failed only because the database could not be
+        reached (the caller may retry it). A batch refused for its rows is split in halves
+        until the refused rows stand alone, so a bad row costs only itself."""
         try:
-            async with self._pool.acquire() as conn, conn.transaction():
-                if linked_tenants:
-                    # Writes row-lock their tenant while they record actuals: sharing that
-                    # lock orders this batch before or after each of them, so either the
-                    # write's resolve sees these rows or the resolve below sees its actual.
-                    await conn.execute(
-                        "SELECT 1 FROM tenants WHERE id = ANY($1::text[]) ORDER BY id FOR SHARE",
-                        linked_tenants,
-                    )
-                await conn.copy_records_to_table(
-                    "estimates",
-                    records=batch,
-                    columns=list(IssuedEstimate._fields),
-                )
-                if linked:
-                    # An actual may have arrived before this row was written.
-                    await conn.execute(_RESOLVE_BY_ESTIMATE, linked)
-            self._written += len(batch)
+            await self._copy(batch)
+        except _ROW_REFUSED as e:
+            if len(batch) > 1:
+                half = len(batch) // 2
+                return await self._write(batch[:half]) + await self._write(batch[half:])
+            self._failed += 1
+            log.error("ledger row refused id=%s tenant=%s error=%r", batch[0].id,
+                      batch[0].tenant_id, e)
+            return []
         except _UNREACHABLE as e:
             log.warning("ledger batch not written, will retry size=%d error=%s",
                         len(batch), e or type(e).__name__)
-            return True
+            return batch
         except Exception:
             # The ledger must never take the coordinator down: count, log, go on.
             self._failed += 1
             log.exception("ledger batch lost size=%d", len(batch))
-        return False
+            return []
+        self._written += len(batch)
+        return []
+
+    async def _copy(self, batch: list[IssuedEstimate]) -> None:
+        linked = [e.id for e in batch if e.item_id is not None]
+        linked_tenants = sorted({e.tenant_id for e in batch if e.item_id is not None})
+        async with self._pool.acquire() as conn, conn.transaction():
+            if linked_tenants:
+                # Writes row-lock their tenant while they record actuals: sharing that
+                # lock orders this batch before or after each of them, so either the
+                # write's resolve sees these rows or the resolve below sees its actual.
+                await conn.execute(
+                    "SELECT 1 FROM tenants WHERE id = ANY($1::text[]) ORDER BY id FOR SHARE",
+                    linked_tenants,
+                )
+            await conn.copy_records_to_table(
+                "estimates",
+                records=batch,
+                columns=list(IssuedEstimate._fields),
+            )
+            if linked:
+                # An actual may have arrived before this row was written.
+                await conn.execute(_RESOLVE_BY_ESTIMATE, linked)
 
     def statistics(self) -> LedgerStatistics:
         """A frozen snapshot of the counters."""

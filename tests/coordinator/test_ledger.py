@@ -105,3 +105,36 @@ def test_a_refused_batch_is_counted_and_the_next_ones_are_written(database_url: 
             await pool.close()
 
     assert anyio.run(run) == (1, 0, 5)
+
+
+def test_rows_the_database_refuses_cost_only_themselves(database_url: str) -> None:
+    """A batch holding rows PostgreSQL cannot store (a NUL in a text column, an id written
+    before) is split until they stand alone: every other row of the batch, other tenants'
+    included, is written."""
+    tenant, _ = make_tenant(database_url)
+    other, _ = make_tenant(database_url)
+    before = _issued(tenant, 2, "est_p")
+    bad_text = _issued(tenant, 1, "est_n")[0]._replace(item_id="bad\x00id")
+    batch = [*_issued(tenant, 7, "est_t"), before[0], bad_text, *_issued(other, 6, "est_o")]
+
+    async def run() -> tuple[int, int, int, set[str]]:
+        pool = await create_pool(database_url, min_size=1, max_size=2)
+        try:
+            writer = LedgerWriter(pool, flush_interval=0.01)
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(writer.run)
+                writer.record_many(before)
+                await anyio.sleep(0.3)
+                writer.record_many(batch)
+                await anyio.sleep(0.5)
+                tg.cancel_scope.cancel()
+            st = writer.statistics()
+            ids = {r["id"] for r in await pool.fetch(
+                "SELECT id FROM estimates WHERE tenant_id = ANY($1::text[])", [tenant, other])}
+            return st.failed_batches, st.retries, st.written, ids
+        finally:
+            await pool.close()
+
+    failed, retries, written, ids = anyio.run(run)
+    assert (failed, retries, written) == (2, 0, 2 + 13)
+    assert ids == {e.id for e in before + batch} - {bad_text.id}
