@@ -21,6 +21,7 @@ import numpy as np
 from actors import ActorSystem, AskTimeout, Message, RemoteError
 from actors.messages import EstimateReply, EstimateRequest, SimulateReply, SimulateRequest
 from coordinator.forecast_spec import ForecastRequest, forecast_response
+from coordinator.item_chunks import item_chunks
 from coordinator.membership import Membership
 from coordinator.router import NoNodesAvailable, Router
 from kernels import ForecastPart, ForecastPlan, merge_parts
@@ -69,13 +70,19 @@ async def fill_model_grids(router: Router, tenant: str, request: ForecastRequest
         return request.plan
     items = [{k: item.get(k, "" if k != "features" else {}) for k in
               ("title", "description", "features")} for _, item in request.model_tasks]
-    msg = EstimateRequest(tenant, items, [float(p) for p in GRID_PROBS],
-                          router.known_head(tenant))
-    reply = await router.read(tenant, msg, items=len(items))
-    if not isinstance(reply, EstimateReply) or len(reply.results) != len(items):
-        raise NoNodesAvailable("the tenant's owner answered with an unexpected reply")
+    probs = [float(p) for p in GRID_PROBS]
+    head = router.known_head(tenant)
+    results: list[dict[str, Any]] = []
+    for start, stop in item_chunks(items):  # many tasks go in several asks
+        part = items[start:stop]
+        reply = await router.read(tenant, EstimateRequest(tenant, part, probs, head),
+                                  items=len(part))
+        if not isinstance(reply, EstimateReply) or len(reply.results) != len(part):
+            raise NoNodesAvailable("the tenant's owner answered with an unexpected reply")
+        results += reply.results
+        head = max(head, reply.seq)
     grids = {}
-    for (index, _), result in zip(request.model_tasks, reply.results, strict=True):
+    for (index, _), result in zip(request.model_tasks, results, strict=True):
         q = np.maximum.accumulate(np.asarray(result["quantiles"], dtype=np.float64))
         grids[index] = np.log(np.maximum(q, 1e-9))
     return request.plan.with_grids(grids)

@@ -12,6 +12,7 @@ from starlette.responses import Response
 from actors.message import Message
 from actors.messages import EstimateJSONReply, EstimateJSONRequest, EstimateReply, EstimateRequest
 from coordinator.api.common import json_response, state_of
+from coordinator.item_chunks import item_chunks
 from coordinator.problems import InvalidInput, ServiceUnavailable
 from coordinator.router import NoNodesAvailable
 from coordinator.state import AppState
@@ -21,14 +22,10 @@ from coordinator.validation import (
     parse_json,
     parse_min_seq,
     parse_quantiles,
+    quantile_key,
     read_body,
     require_json_content,
 )
-
-
-def _qkey(q: float) -> str:
-    return f"{q:g}"
-
 
 #: A node's answer in columns: quantile rows, medians, analogies and drivers (the last two
 #: as values for the response, or as JSON written by the node), model version and seq.
@@ -60,12 +57,9 @@ def _columns(reply: Message, n_items: int, n_levels: int) -> Columns:
             reply.model_version, reply.seq)
 
 
-async def _estimate(st: AppState, tenant: str, items: list[dict[str, Any]],
-                    quantiles: list[float], min_seq: int) -> list[dict[str, Any]]:
-    """Estimates of ``items`` (as :func:`parse_estimate_item` returns them: each one's
-    ``item_id`` is taken out, and what is left is the item as nodes take it)."""
-    item_ids = [it.pop("item_id", None) for it in items]
-    head = max(min_seq, st.router.known_head(tenant))
+async def _ask(st: AppState, tenant: str, items: list[dict[str, Any]],
+               quantiles: list[float], head: int) -> Columns:
+    """One ask of the tenant's owners for ``items``, as columns."""
     try:
         # Nodes write the results as JSON; one of an older release answers in maps.
         reply = await st.router.read(
@@ -73,16 +67,34 @@ async def _estimate(st: AppState, tenant: str, items: list[dict[str, Any]],
             fallback=EstimateRequest(tenant, items, quantiles, head))
     except NoNodesAvailable as e:
         raise ServiceUnavailable(str(e), headers={"Retry-After": "1"}) from e
-    rows, medians, analogies, drivers, version, seq = _columns(reply, len(items),
-                                                               len(quantiles))
+    return _columns(reply, len(items), len(quantiles))
+
+
+async def _estimate(st: AppState, tenant: str, items: list[dict[str, Any]],
+                    quantiles: list[float], min_seq: int) -> list[dict[str, Any]]:
+    """Estimates of ``items`` (as :func:`parse_estimate_item` returns them: each one's
+    ``item_id`` is taken out, and what is left is the item as nodes take it)."""
+    item_ids = [it.pop("item_id", None) for it in items]
+    head = max(min_seq, st.router.known_head(tenant))
+    rows, medians, analogies, drivers = [], [], [], []
+    versions: list[tuple[str, int]] = []
+    for start, stop in item_chunks(items):
+        # A batch too big for one message goes in parts, each at least as fresh as the last.
+        part = await _ask(st, tenant, items[start:stop], quantiles, head)
+        rows += part[0]
+        medians += part[1]
+        analogies += part[2]
+        drivers += part[3]
+        versions += [(part[4], part[5])] * (stop - start)
+        head = max(head, part[5])
     out = []
     issued = []
-    keys = [_qkey(q) for q in quantiles]
+    keys = [quantile_key(q) for q in quantiles]
     # One random 96-bit prefix per request and the item's position: unique ids without a
     # system call per estimate.
     prefix = "est_" + secrets.token_hex(12)
-    for i, (item_id, row, median, found, drove) in enumerate(
-            zip(item_ids, rows, medians, analogies, drivers, strict=True)):
+    for i, (item_id, row, median, found, drove, (version, seq)) in enumerate(
+            zip(item_ids, rows, medians, analogies, drivers, versions, strict=True)):
         qs = dict(zip(keys, row, strict=True))
         est_id = f"{prefix}{i:04x}"
         p10, p50, p90 = qs["0.1"], qs["0.5"], qs["0.9"]
