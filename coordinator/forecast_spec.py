@@ -27,7 +27,15 @@ from typing import Any
 import numpy as np
 
 from coordinator.problems import InvalidInput
-from coordinator.validation import MAX_DESCRIPTION, MAX_TITLE, parse_features, parse_text
+from coordinator.validation import (
+    MAX_DESCRIPTION,
+    MAX_EFFORT,
+    MAX_TITLE,
+    MIN_EFFORT,
+    parse_features,
+    parse_text,
+    reject_nul,
+)
 from kernels.forecast import GRID_PROBS, KIND_FIXED, KIND_GRID, KIND_PERT, ForecastPlan
 from kernels.forecast_merge import ForecastSummary, OutcomeSummary
 
@@ -35,6 +43,9 @@ MAX_TASKS = 10_000
 MAX_DEPENDENCIES = 100_000
 MAX_RISKS = 1_000
 MIN_TRIALS, MAX_TRIALS, DEFAULT_TRIALS = 100, 5_000_000, 10_000
+#: Tasks times trials: the work of one forecast (about a minute of one core at 1,000 tasks
+#: and 1,000,000 trials), so no request can hold the nodes for long.
+MAX_TASK_TRIALS = 1_000_000_000
 MAX_BINS, DEFAULT_BINS = 200, 20
 DEFAULT_PERCENTILES = (10.0, 25.0, 50.0, 75.0, 80.0, 90.0, 95.0)
 MAX_ID = 200
@@ -73,6 +84,15 @@ def _number(value: Any, field: str, *, lo: float | None = 0.0) -> float:
     return v
 
 
+def _effort(value: Any, field: str) -> float:
+    """An effort in a forecast: 0 (a milestone) or in [MIN_EFFORT, MAX_EFFORT]."""
+    v = _number(value, field)
+    if v != 0.0 and not MIN_EFFORT <= v <= MAX_EFFORT:
+        raise InvalidInput(f"{field} must be 0 or between {MIN_EFFORT:g} and {MAX_EFFORT:g}",
+                           field=field)  # fmt: skip
+    return v
+
+
 def _integer(value: Any, field: str, lo: int, hi: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise InvalidInput(f"{field} must be an integer", field=field)
@@ -106,7 +126,7 @@ def _id(value: Any, field: str) -> str:
     if not isinstance(value, str) or not value.strip() or len(value) > MAX_ID:
         raise InvalidInput(f"{field} must be a non-empty string of at most {MAX_ID} characters",
                            field=field)  # fmt: skip
-    return value.strip()
+    return reject_nul(value.strip(), field)
 
 
 def _estimate(task: dict[str, Any], f: str) -> tuple[int, tuple[float, float, float]] | None:
@@ -115,7 +135,7 @@ def _estimate(task: dict[str, Any], f: str) -> tuple[int, tuple[float, float, fl
         if any(k in task for k in THREE_POINT):
             raise InvalidInput("give either effort or a three-point estimate, not both",
                                field=f"{f}.effort")  # fmt: skip
-        return KIND_FIXED, (_number(task["effort"], f"{f}.effort"), 0.0, 0.0)
+        return KIND_FIXED, (_effort(task["effort"], f"{f}.effort"), 0.0, 0.0)
     given = [k for k in THREE_POINT if k in task]
     if not given:
         return None
@@ -123,7 +143,7 @@ def _estimate(task: dict[str, Any], f: str) -> tuple[int, tuple[float, float, fl
         missing = next(k for k in THREE_POINT if k not in task)
         raise InvalidInput("a three-point estimate needs optimistic, likely and pessimistic",
                            field=f"{f}.{missing}")  # fmt: skip
-    o, m, p = (_number(task[k], f"{f}.{k}") for k in THREE_POINT)
+    o, m, p = (_effort(task[k], f"{f}.{k}") for k in THREE_POINT)
     if o > m:
         raise InvalidInput(f"optimistic ({o:g}) is greater than likely ({m:g})",
                            field=f"{f}.optimistic")  # fmt: skip
@@ -233,6 +253,10 @@ def parse_forecast_request(body: Any) -> ForecastRequest:
     if not correlation < 1.0:
         raise InvalidInput("correlation must be in [0, 1)", field="correlation")
     trials = _integer(body.get("trials", DEFAULT_TRIALS), "trials", MIN_TRIALS, MAX_TRIALS)
+    if n * trials > MAX_TASK_TRIALS:
+        raise InvalidInput(f"{n:,} tasks x {trials:,} trials is more than the limit of "
+                           f"{MAX_TASK_TRIALS:,} task-trials; at most {MAX_TASK_TRIALS // n:,} "
+                           "trials for this project", field="trials")  # fmt: skip
     seed = body.get("seed")
     seed = secrets.randbits(63) if seed is None else _integer(seed, "seed", 0, 2**63 - 1)
     bins = _integer(body.get("bins", DEFAULT_BINS), "bins", 1, MAX_BINS)
@@ -264,7 +288,7 @@ def _risks(value: Any, index: dict[str, int]) -> tuple[list[str], Any, Any, Any,
         if not 0.0 <= p <= 1.0:
             raise InvalidInput("probability must be in [0, 1]", field=f"{f}.probability")
         prob.append(p)
-        extra.append(_number(risk["extra_effort"], f"{f}.extra_effort"))
+        extra.append(_effort(risk["extra_effort"], f"{f}.extra_effort"))
         affected: list[int] = []
         targets = _list(risk["tasks"], f"{f}.tasks", MAX_TASKS)
         if not targets:
@@ -286,13 +310,15 @@ def _percentiles(value: Any) -> tuple[float, ...]:
     values = _list(value, "percentiles", 100)
     if not values:
         raise InvalidInput("percentiles must not be empty", field="percentiles")
-    out = []
+    out: list[float] = []
     for j, v in enumerate(values):
-        p = _number(v, f"percentiles[{j}]", lo=None)
+        # Taken to the six significant digits of its label, so two labels never collide.
+        p = float(percentile_label(_number(v, f"percentiles[{j}]", lo=None))[1:])
         if not 0.0 < p < 100.0:
-            raise InvalidInput("a percentile must be strictly between 0 and 100",
-                               field=f"percentiles[{j}]")  # fmt: skip
-        out.append(p)
+            raise InvalidInput("a percentile must be strictly between 0 and 100 (to six "
+                               "significant digits)", field=f"percentiles[{j}]")  # fmt: skip
+        if p not in out:
+            out.append(p)
     return tuple(out)
 
 

@@ -63,7 +63,7 @@ _SCHEMAS: dict[str, Any] = {
             "title": {"type": "string", "minLength": 1, "maxLength": 1000},
             "description": {"type": "string", "maxLength": 50000},
             "features": _ref("Features"),
-            "actual": {"type": "number", "exclusiveMinimum": 0},
+            "actual": {"type": "number", "minimum": 1e-6, "maximum": 1e9},
         },
     },
     "AccuracyWindow": {
@@ -139,7 +139,7 @@ def openapi_document() -> dict[str, Any]:
                 "summary": "Record the actual effort of an item",
                 "parameters": [_ITEM_ID, _IDEMPOTENCY],
                 "requestBody": _json({"type": "object", "required": ["effort"], "properties": {
-                    "effort": {"type": "number", "exclusiveMinimum": 0}}}),
+                    "effort": {"type": "number", "minimum": 1e-6, "maximum": 1e9}}}),
                 "responses": {"200": {"description": "recorded"}, "404": _PROBLEM,
                               **_STD_ERRORS}}},
             "/v1/forecasts": {"post": {
@@ -150,10 +150,11 @@ def openapi_document() -> dict[str, Any]:
                                              "pessimistic | title/description/features"}},
                     "risks": {"type": "array", "items": {"type": "object", "properties": {
                         "id": {"type": "string"}, "probability": {"type": "number"},
-                        "extra_effort": {"type": "number"},
+                        "extra_effort": {"type": "number", "minimum": 0, "maximum": 1e9},
                         "tasks": {"type": "array", "items": {"type": "string"}}}}},
                     "correlation": {"type": "number", "minimum": 0, "exclusiveMaximum": 1},
-                    "trials": {"type": "integer", "minimum": 100, "maximum": 5_000_000},
+                    "trials": {"type": "integer", "minimum": 100, "maximum": 5_000_000,
+                               "description": "tasks x trials at most 1,000,000,000"},
                     "seed": {"type": "integer", "minimum": 0},
                     "percentiles": {"type": "array", "items": {"type": "number"}},
                     "bins": {"type": "integer", "minimum": 1, "maximum": 200}}}),

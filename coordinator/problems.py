@@ -80,6 +80,13 @@ class UnsupportedMediaType(ApiError):
     status, slug, title = 415, "unsupported-media-type", "Unsupported media type"
 
 
+class ClientClosedRequest(ApiError):
+    """The client went away before sending its whole request (nobody reads the answer; the
+    status is for the metrics and the access log, as nginx's 499)."""
+
+    status, slug, title = 499, "client-closed-request", "Client closed request"
+
+
 class ServiceUnavailable(ApiError):
     """The cluster cannot serve right now (no nodes, database down); retry later."""
 

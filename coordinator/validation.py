@@ -8,16 +8,25 @@ import math
 import uuid
 from typing import Any
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 
 from coordinator import jsonio
-from coordinator.problems import InvalidInput, MalformedBody, PayloadTooLarge, UnsupportedMediaType
+from coordinator.problems import (
+    ClientClosedRequest,
+    InvalidInput,
+    MalformedBody,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+)
 
 MAX_TITLE = 1000
 MAX_DESCRIPTION = 50_000
 MAX_FEATURES = 200
 MAX_ID = 200
 DEFAULT_QUANTILES = (0.1, 0.5, 0.9)
+#: The range of an effort (hours, days or points): wide enough for any real unit, narrow
+#: enough that sums, ratios and logarithms of efforts stay finite.
+MIN_EFFORT, MAX_EFFORT = 1e-6, 1e9
 ITEM_FIELDS = {"id", "title", "description", "features", "actual"}
 ESTIMATE_FIELDS = {"title", "description", "features", "item_id", "quantiles", "min_seq"}
 
@@ -28,12 +37,23 @@ async def read_body(request: Request, limit: int) -> bytes:
     if declared and declared.isdigit() and int(declared) > limit:
         raise PayloadTooLarge(f"body of {declared} bytes exceeds the limit of {limit}")
     chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLarge(f"body exceeds the limit of {limit} bytes")
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise PayloadTooLarge(f"body exceeds the limit of {limit} bytes")
+            chunks.append(chunk)
+    except ClientDisconnect:
+        raise ClientClosedRequest("the client closed the connection before sending the whole "
+                                  "body") from None
     return b"".join(chunks)
+
+
+def reject_nul(value: str, field: str) -> str:
+    """``value``, unless it holds a NUL character (no text column can store one)."""
+    if "\x00" in value:
+        raise InvalidInput(f"{field} must not contain NUL (\\u0000) characters", field=field)
+    return value
 
 
 def parse_json(body: bytes) -> Any:
@@ -66,7 +86,7 @@ def parse_text(value: Any, field: str, *, required: bool, limit: int) -> str:
         raise InvalidInput(f"{field} must not be empty", field=field)
     if len(value) > limit:
         raise InvalidInput(f"{field} is longer than {limit} characters", field=field)
-    return value
+    return reject_nul(value, field)
 
 
 def parse_effort(value: Any, field: str) -> float:
@@ -75,6 +95,9 @@ def parse_effort(value: Any, field: str) -> float:
     value = float(value)
     if not math.isfinite(value) or value <= 0:
         raise InvalidInput(f"{field} must be a positive finite number", field=field)
+    if not MIN_EFFORT <= value <= MAX_EFFORT:
+        raise InvalidInput(f"{field} must be between {MIN_EFFORT:g} and {MAX_EFFORT:g}",
+                           field=field)
     return value
 
 
@@ -91,8 +114,11 @@ def parse_features(value: Any, field: str) -> dict[str, float | str | None]:
     for name, v in value.items():
         if not name or len(name) > 100:
             raise InvalidInput("feature names must be 1-100 characters", field=f"{field}.{name}")
+        if "\x00" in name:
+            raise InvalidInput("feature names must not contain NUL (\\u0000) characters",
+                               field=f"{field}.{name}")
         if v is None or (type(v) is str and len(v) <= 200):
-            out[name] = v
+            out[name] = v if v is None else reject_nul(v, f"{field}.{name}")
         elif (type(v) is float and math.isfinite(v)) or type(v) is int:
             out[name] = float(v)
         else:
@@ -122,7 +148,7 @@ def parse_item_id(value: Any, field: str) -> str:
     if len(value) > MAX_ID or "/" in value:
         raise InvalidInput(f"{field} must be at most {MAX_ID} characters, without '/'",
                            field=field)
-    return value.strip()
+    return reject_nul(value.strip(), field)
 
 
 def parse_item(raw: Any, field: str) -> dict[str, Any]:
@@ -207,7 +233,14 @@ def parse_items_csv(body: bytes, limit: int) -> list[dict[str, Any]]:
                 except ValueError:
                     features[name] = cell
         raw["features"] = features
-        items.append(parse_item(raw, f"line {lineno}"))
+        try:
+            items.append(parse_item(raw, f"line {lineno}"))
+        except InvalidInput as e:  # name a feature's cell as the file does: line N.column
+            inner = f"line {lineno}.features."
+            if e.field and e.field.startswith(inner):
+                e.field = f"line {lineno}." + e.field[len(inner):]
+                e.detail = e.detail.replace(inner, f"line {lineno}.")
+            raise
         if len(items) > limit:
             raise InvalidInput(f"at most {limit} items per import", field="items")
     if not items:
@@ -216,18 +249,26 @@ def parse_items_csv(body: bytes, limit: int) -> list[dict[str, Any]]:
 
 
 def parse_quantiles(value: Any, field: str = "quantiles") -> list[float]:
-    """Requested quantiles: numbers strictly between 0 and 1 (always adds 0.1, 0.5, 0.9)."""
+    """Requested quantiles: numbers strictly between 0 and 1 (always adds 0.1, 0.5, 0.9),
+    each taken to six significant digits, the precision of its key in the response."""
     if value is None:
         return list(DEFAULT_QUANTILES)
     if not isinstance(value, list) or not value or len(value) > 50:
         raise InvalidInput(f"{field} must be a list of 1-50 numbers in (0, 1)", field=field)
     out = set(DEFAULT_QUANTILES)
     for i, q in enumerate(value):
+        if not isinstance(q, bool) and isinstance(q, int | float):
+            q = float(quantile_key(q))
         if isinstance(q, bool) or not isinstance(q, int | float) or not 0 < q < 1:
-            raise InvalidInput(f"{field}[{i}] must be a number strictly between 0 and 1",
-                               field=f"{field}[{i}]")
+            raise InvalidInput(f"{field}[{i}] must be a number strictly between 0 and 1 (to six "
+                               "significant digits)", field=f"{field}[{i}]")
         out.add(float(q))
     return sorted(out)
+
+
+def quantile_key(q: float) -> str:
+    """The key of quantile ``q`` in responses: six significant digits (``0.1``, ``0.975``)."""
+    return f"{q:g}"
 
 
 def parse_estimate_item(raw: Any, field: str) -> dict[str, Any]:

@@ -62,7 +62,10 @@ def summarise(values: NDArray[np.float64], percentiles: NDArray[np.float64],
               bins: int) -> OutcomeSummary:  # fmt: skip
     """Mean, spread, percentiles and an equal-width histogram of ``values``."""
     lo, hi = float(values.min()), float(values.max())
-    counts, edges = np.histogram(values, bins=bins, range=(lo, hi))
+    try:
+        counts, edges = np.histogram(values, bins=bins, range=(lo, hi))
+    except ValueError:  # a range too narrow for ``bins`` distinct edges at this magnitude
+        counts, edges = np.array([values.size]), np.array([lo, hi])
     return OutcomeSummary(mean=float(values.mean()), std=float(values.std()), minimum=lo,
                           maximum=hi, percentiles=percentiles.copy(),
                           values=np.percentile(values, percentiles),

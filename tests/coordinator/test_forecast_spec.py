@@ -135,3 +135,39 @@ def test_empty_or_missing_tasks() -> None:
 def test_seed_is_drawn_when_absent() -> None:
     r = parse_forecast_request({"tasks": [{"id": "a", "effort": 1}]})
     assert 0 <= r.seed < 2**63
+
+
+@pytest.mark.parametrize(("task", "field"), [
+    ({"id": "a", "effort": 1e308}, "tasks[0].effort"),
+    ({"id": "a", "effort": 5e-324}, "tasks[0].effort"),
+    ({"id": "a", "optimistic": 0, "likely": 5e-324, "pessimistic": 1e-323}, "tasks[0].likely"),
+    ({"id": "a", "optimistic": 1, "likely": 2, "pessimistic": 1e300}, "tasks[0].pessimistic"),
+    ({"id": "a\x00", "effort": 1}, "tasks[0].id"),
+    ({"id": "a", "title": "x\x00"}, "tasks[0].title"),
+])  # fmt: skip
+def test_efforts_out_of_range_and_nul_text_are_refused(task: dict[str, Any], field: str) -> None:
+    assert rejected({"tasks": [task]}).field == field
+
+
+def test_zero_efforts_are_milestones() -> None:
+    r = parse_forecast_request({"tasks": [{"id": "a", "effort": 0}, {"id": "b", "optimistic": 0,
+                                "likely": 1e-6, "pessimistic": 1e9}]})
+    assert r.plan.params[0, 0] == 0.0
+
+
+def test_risk_extra_effort_is_bounded() -> None:
+    e = rejected(body(risks=[{"probability": 0.5, "extra_effort": 1e308, "tasks": ["a"]}]))
+    assert e.field == "risks[0].extra_effort"
+
+
+def test_tasks_times_trials_is_bounded() -> None:
+    tasks = [{"id": f"t{i}", "effort": 1} for i in range(2000)]
+    e = rejected({"tasks": tasks, "trials": 1_000_000})
+    assert e.field == "trials" and "at most 500,000 trials" in e.detail
+    assert parse_forecast_request({"tasks": tasks, "trials": 500_000}).trials == 500_000
+
+
+def test_percentiles_are_taken_to_the_precision_of_their_labels() -> None:
+    r = parse_forecast_request(body(percentiles=[10.0000001, 10.0000002, 50, 2.5]))
+    assert r.percentiles == (10.0, 50.0, 2.5)
+    assert rejected(body(percentiles=[50, 99.99999999])).field == "percentiles[1]"

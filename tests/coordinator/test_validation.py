@@ -79,3 +79,41 @@ def test_estimate_item_and_json_errors():
     with pytest.raises(MalformedBody) as m:
         parse_json(b'{"a": ')
     assert "line 1" in m.value.detail
+
+
+@pytest.mark.parametrize("item, field", [
+    ({"title": "a\x00b"}, "title"),
+    ({"title": "a", "description": "\x00"}, "description"),
+    ({"title": "a", "features": {"team\x00": "x"}}, "features.team\x00"),
+    ({"title": "a", "features": {"team": "x\x00y"}}, "features.team"),
+    ({"title": "a", "item_id": "i\x00"}, "item_id"),
+])
+def test_nul_characters_are_refused_naming_the_field(item: dict, field: str) -> None:
+    with pytest.raises(InvalidInput, match="NUL") as e:
+        parse_estimate_item(item, "")
+    assert e.value.field == field
+
+
+def test_nul_in_imports_is_refused() -> None:
+    with pytest.raises(InvalidInput, match="NUL") as e:
+        parse_items_json({"items": [{"id": "a\x00", "title": "t"}]}, 10)
+    assert e.value.field == "items[0].id"
+    with pytest.raises(InvalidInput, match="NUL") as e:
+        parse_items_csv(b"title,team\nok,x\nbad\x00,y\n", 10)
+    assert e.value.field == "line 3.title"
+
+
+@pytest.mark.parametrize("actual", [1e308, 5e-324, 1e-7, 2e9])
+def test_efforts_outside_the_supported_range_are_refused(actual: float) -> None:
+    with pytest.raises(InvalidInput, match="between") as e:
+        parse_items_json({"items": [{"title": "t", "actual": actual}]}, 10)
+    assert e.value.field == "items[0].actual"
+    assert parse_items_json({"items": [{"title": "t", "actual": 1e-6}, {"title": "u",
+                                        "actual": 1e9}]}, 10)[1]["actual"] == 1e9
+
+
+def test_quantiles_are_taken_to_the_precision_of_their_keys() -> None:
+    assert parse_quantiles([0.3333331, 0.3333334, 0.1000001]) == [0.1, 0.333333, 0.5, 0.9]
+    with pytest.raises(InvalidInput) as e:
+        parse_quantiles([0.5, 1 - 1e-16])
+    assert e.value.field == "quantiles[1]"

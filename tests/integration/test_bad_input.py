@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import httpx
 import pytest
 
@@ -143,6 +145,32 @@ CASES = [
         None,
         None,
     ),
+    ("POST", "/v1/estimates", {"json": {"title": "a\x00b"}}, 422, "title", "NUL"),
+    ("POST", "/v1/estimates", {"json": {"title": "a", "item_id": "\x00"}}, 422, "item_id",
+     "NUL"),
+    ("POST", "/v1/estimates", {"json": {"title": "a", "features": {"k": "\x00"}}}, 422,
+     "features.k", "NUL"),
+    ("POST", "/v1/estimates/batch", {"json": {"items": [{"title": "a", "description": "\x00"}]}},
+     422, "items[0].description", "NUL"),
+    ("POST", "/v1/items", {"json": {"items": [{"id": "x\x00", "title": "a"}]}}, 422,
+     "items[0].id", "NUL"),
+    ("POST", "/v1/items", {"content": b"title,team\nok,a\x00\n",
+                           "headers": {"Content-Type": "text/csv"}}, 422, "line 2.team", "NUL"),
+    ("POST", "/v1/items", {"json": {"items": [{"title": "a", "actual": 1e308}]}}, 422,
+     "items[0].actual", "between"),
+    ("POST", "/v1/items", {"json": {"items": [{"title": "a", "actual": 5e-324}]}}, 422,
+     "items[0].actual", "between"),
+    ("POST", "/v1/items/nope/actual", {"json": {"effort": 1e308}}, 422, "effort", "between"),
+    ("POST", "/v1/items/a%00b/actual", {"json": {"effort": 3}}, 422, "id", "NUL"),
+    ("GET", "/v1/items/a%00b", {}, 422, "id", "NUL"),
+    ("POST", "/v1/forecasts", {"json": {"tasks": [{"id": "a", "effort": 1e308}]}}, 422,
+     "tasks[0].effort", "between"),
+    ("POST", "/v1/forecasts", {"json": {"tasks": [{"id": "a", "effort": 1}], "risks": [
+        {"probability": 0.5, "extra_effort": 1e308, "tasks": ["a"]}]}}, 422,
+     "risks[0].extra_effort", "between"),
+    ("POST", "/v1/forecasts", {"json": {"tasks": [{"id": f"t{i}", "effort": 1}
+                                                  for i in range(10_000)], "trials": 5_000_000}},
+     422, "trials", "task-trials"),
     ("POST", "/v1/items/nope/actual", {"json": {"effort": 3}}, 404, "id", "no item"),
     ("POST", "/v1/items/nope/actual", {"json": {"effort": 0}}, 422, "effort", None),
     ("POST", "/v1/items/nope/actual", {"json": {"hours": 3}}, 422, "hours", None),
@@ -215,3 +243,53 @@ def test_read_only_key_cannot_write(cluster3: LocalCluster, keys: dict[str, str]
         headers={"Authorization": f"Bearer {keys['read']}"},
     )
     assert r.status_code == 200
+
+
+def _metrics_count(url: str, route: str, status: int) -> float:
+    text = httpx.get(url + "/metrics").text
+    total = 0.0
+    for line in text.splitlines():
+        if (line.startswith("reckon_http_requests_total{") and f'route="{route}"' in line
+                and f'status="{status}"' in line):
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+def test_a_client_that_leaves_mid_body_is_not_a_server_error(
+    cluster3: LocalCluster, keys: dict[str, str]
+) -> None:
+    """Headers promise 10,000 bytes, 20 arrive, the connection closes: counted as 499 (the
+    client closed the request), not as a 500."""
+    import socket
+    from urllib.parse import urlsplit
+
+    url = urlsplit(cluster3.url)
+    before_500 = _metrics_count(cluster3.url, "/v1/estimates", 500)
+    before_499 = _metrics_count(cluster3.url, "/v1/estimates", 499)
+    with socket.create_connection((url.hostname, url.port), timeout=10) as sock:
+        sock.sendall(b"POST /v1/estimates HTTP/1.1\r\nHost: x\r\n"
+                     b"Authorization: Bearer " + keys["full"].encode() + b"\r\n"
+                     b"Content-Type: application/json\r\nContent-Length: 10000\r\n\r\n"
+                     b'{"title": "half a bo')
+    deadline = time.monotonic() + 10
+    while _metrics_count(cluster3.url, "/v1/estimates", 499) == before_499:
+        assert time.monotonic() < deadline, "the abandoned request was never counted"
+        time.sleep(0.05)
+    assert _metrics_count(cluster3.url, "/v1/estimates", 500) == before_500
+
+
+def test_a_batch_larger_than_one_message_is_answered_in_full(
+    cluster3: LocalCluster, keys: dict[str, str]
+) -> None:
+    """180 items of 48,000 characters each (8.6 MB, more than a transport frame) are
+    estimated in several asks and answered in order."""
+    items = [{"title": f"item {i}", "description": f"{i} " + "lorem ipsum " * 4000,
+              "item_id": f"big-{i}"} for i in range(180)]
+    r = httpx.post(cluster3.url + "/v1/estimates/batch", json={"items": items}, timeout=120,
+                   headers={"Authorization": f"Bearer {keys['full']}"})
+    assert r.status_code == 200, r.text[:500]
+    body = r.json()
+    assert body["count"] == 180
+    assert [e["item_id"] for e in body["estimates"]] == [f"big-{i}" for i in range(180)]
+    assert len({e["id"] for e in body["estimates"]}) == 180
+    assert all(0 < e["p10"] <= e["p50"] <= e["p90"] for e in body["estimates"])

@@ -59,3 +59,13 @@ def test_bad_splits_are_refused() -> None:
         merge_parts(plan, [a, simulate_part(plan, 100, 50, 2)], [50], 10)
     with pytest.raises(ValueError, match="no forecast parts"):
         merge_parts(plan, [], [50], 10)
+
+
+def test_a_range_too_narrow_for_its_bins_gives_one_bin() -> None:
+    from kernels.forecast_merge import summarise
+
+    values = np.array([1e9, 1e9 + 1e-6, 1e9 + 2e-7])
+    s = summarise(values, np.array([50.0]), 20)
+    assert s.counts.tolist() == [3] and s.edges.tolist() == [1e9, 1e9 + 1e-6]
+    wide = summarise(np.array([1.0, 2.0, 3.0]), np.array([50.0]), 2)
+    assert wide.counts.tolist() == [1, 2]
