@@ -173,6 +173,10 @@ def parse_item(raw: Any, field: str) -> dict[str, Any]:
 
 def parse_items_json(data: Any, limit: int) -> list[dict[str, Any]]:
     """``{"items": [...]}`` (or a bare list) into validated items."""
+    if isinstance(data, dict) and "items" in data and set(data) - {"items"}:
+        unknown = sorted(set(data) - {"items"})
+        raise InvalidInput(f"unknown fields {unknown}; send {{\"items\": [...]}}",
+                           field=unknown[0])
     raw = data.get("items") if isinstance(data, dict) else data
     if not isinstance(raw, list):
         raise InvalidInput("send {\"items\": [...]}", field="items")
@@ -196,16 +200,26 @@ def parse_items_csv(body: bytes, limit: int) -> list[dict[str, Any]]:
         text = body.decode("utf-8-sig")
     except UnicodeDecodeError as e:
         raise MalformedBody("the CSV body is not valid UTF-8") from e
+    # Any line ending (\n, \r\n, a lone \r); a quote left open is an error, not a cell
+    # that swallows the rest of the file.
+    reader = csv.reader(io.StringIO(text, newline=None), strict=True)
     try:
-        rows = list(csv.reader(io.StringIO(text)))
+        rows = list(reader)
     except csv.Error as e:
-        raise MalformedBody(f"invalid CSV: {e}") from e
+        raise MalformedBody(f"invalid CSV at line {reader.line_num}: {e}") from e
     if not rows or not any(c.strip() for c in rows[0]):
         raise InvalidInput("the CSV needs a header row", field="header")
     header = [c.strip() for c in rows[0]]
     lower = [h.lower() for h in header]
     if "title" not in lower:
         raise InvalidInput("the CSV header needs a 'title' column", field="header")
+    seen: set[str] = set()
+    for name in filter(None, lower):
+        if name in seen or (name == "effort" and "actual" in lower):
+            raise InvalidInput(f"the CSV header has the column {name!r} twice"
+                               if name in seen else "the CSV header has both 'actual' and "
+                               "'effort'; keep one", field="header")
+        seen.add(name)
     items = []
     for lineno, row in enumerate(rows[1:], start=2):
         if not any(c.strip() for c in row):
@@ -276,6 +290,11 @@ def parse_estimate_item(raw: Any, field: str) -> dict[str, Any]:
     if not isinstance(raw, dict):
         raise InvalidInput(f"{field or 'body'} must be an object", field=field or None)
     prefix = f"{field}." if field else ""
+    if field:  # an item of a batch: the batch sets these for all its items
+        for name in ("quantiles", "min_seq"):
+            if name in raw:
+                raise InvalidInput(f"{name} applies to the whole batch: give it next to "
+                                   "items, not in an item", field=prefix + name)
     unknown = set(raw) - ESTIMATE_FIELDS
     if unknown:
         raise InvalidInput(f"unknown fields {sorted(unknown)}; allowed: {sorted(ESTIMATE_FIELDS)}",

@@ -21,6 +21,7 @@ from coordinator.validation import (
     parse_items_json,
     parse_json,
     read_body,
+    require_json_content,
 )
 from coordinator.writes import check_idempotency_key, respond_to_write
 
@@ -62,6 +63,7 @@ async def record_actual(request: Request) -> Response:
     grant = await st.keys.verify(request, "write")
     check_idempotency_key(request.headers.get("idempotency-key"))
     item_id = parse_item_id(request.path_params["item_id"], "id")
+    require_json_content(request)
     body = await read_body(request, 64 * 1024)
     data = parse_json(body)
     if not isinstance(data, dict):

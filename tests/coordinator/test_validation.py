@@ -117,3 +117,34 @@ def test_quantiles_are_taken_to_the_precision_of_their_keys() -> None:
     with pytest.raises(InvalidInput) as e:
         parse_quantiles([0.5, 1 - 1e-16])
     assert e.value.field == "quantiles[1]"
+
+
+@pytest.mark.parametrize("body, error, field, words", [
+    (b'title,x\n"abc,1\n', MalformedBody, None, "line"),
+    (b"title,effort,effort\na,1,2\n", InvalidInput, "header", "twice"),
+    (b"title,actual,effort\na,1,2\n", InvalidInput, "header", "keep one"),
+])
+def test_csv_with_open_quotes_or_repeated_columns_is_refused(body: bytes, error: type,
+                                                            field: str | None, words: str):
+    with pytest.raises(error, match=words) as e:
+        parse_items_csv(body, 10)
+    assert getattr(e.value, "field", None) == field
+
+
+def test_csv_lines_may_end_in_a_lone_carriage_return():
+    items = parse_items_csv(b"title,effort\ra,1\rb,2\r", 10)
+    assert [(i["title"], i["actual"]) for i in items] == [("a", 1.0), ("b", 2.0)]
+
+
+def test_batch_items_cannot_carry_batch_options():
+    for name, value in (("quantiles", [0.2]), ("min_seq", 3)):
+        with pytest.raises(InvalidInput, match="whole batch") as e:
+            parse_estimate_item({"title": "a", name: value}, "items[4]")
+        assert e.value.field == f"items[4].{name}"
+    assert parse_estimate_item({"title": "a", "quantiles": [0.2]}, "")["title"] == "a"
+
+
+def test_imports_refuse_unknown_top_level_fields():
+    with pytest.raises(InvalidInput) as e:
+        parse_items_json({"items": [{"title": "a"}], "replace": True}, 10)
+    assert e.value.field == "replace"
