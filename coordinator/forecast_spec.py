@@ -9,7 +9,7 @@ Request (JSON object)::
                | {"title": "...", "description": "...", "features": {...}}],  # the model
      "risks": [{"id": "vendor", "probability": 0.2, "extra_effort": 5, "tasks": ["api"]}],
      "correlation": 0.3, "trials": 10000, "seed": 42,
-     "percentiles": [10, 50, 90], "bins": 20}
+     "percentiles": [10, 50, 90], "bins": 20, "min_seq": 0}
 
 A task with a fixed or three-point estimate uses it even if it also describes a work item;
 only tasks with a work item alone need the tenant's model. Every rejection is an
@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from actors.wire import pack
 from coordinator.problems import InvalidInput
 from coordinator.validation import (
     MAX_DESCRIPTION,
@@ -33,6 +34,7 @@ from coordinator.validation import (
     MAX_TITLE,
     MIN_EFFORT,
     parse_features,
+    parse_min_seq,
     parse_text,
     reject_nul,
 )
@@ -42,6 +44,10 @@ from kernels.forecast_merge import ForecastSummary, OutcomeSummary
 MAX_TASKS = 10_000
 MAX_DEPENDENCIES = 100_000
 MAX_RISKS = 1_000
+MAX_RISK_MEMBERS = 100_000  # tasks named by all risks together
+#: The plan travels to every node in one message: it must fit in a frame (8 MiB) with room
+#: to spare. Work-item tasks cost most (99 quantiles each, about 800 bytes).
+MAX_PLAN_BYTES = 6 * 1024 * 1024
 MIN_TRIALS, MAX_TRIALS, DEFAULT_TRIALS = 100, 5_000_000, 10_000
 #: Tasks times trials: the work of one forecast (about a minute of one core at 1,000 tasks
 #: and 1,000,000 trials), so no request can hold the nodes for long.
@@ -49,7 +55,8 @@ MAX_TASK_TRIALS = 1_000_000_000
 MAX_BINS, DEFAULT_BINS = 200, 20
 DEFAULT_PERCENTILES = (10.0, 25.0, 50.0, 75.0, 80.0, 90.0, 95.0)
 MAX_ID = 200
-TOP_FIELDS = {"tasks", "risks", "correlation", "trials", "seed", "percentiles", "bins"}
+TOP_FIELDS = {"tasks", "risks", "correlation", "trials", "seed", "percentiles", "bins",
+              "min_seq"}
 TASK_FIELDS = {"id", "depends_on", "effort", "optimistic", "likely", "pessimistic",
                "title", "description", "features"}  # fmt: skip
 RISK_FIELDS = {"id", "probability", "extra_effort", "tasks"}
@@ -71,6 +78,8 @@ class ForecastRequest:
     seed: int
     percentiles: tuple[float, ...]
     bins: int
+    #: Work-item tasks are estimated by a model that reflects at least this write.
+    min_seq: int = 0
 
 
 def _number(value: Any, field: str, *, lo: float | None = 0.0) -> float:
@@ -220,18 +229,18 @@ def parse_forecast_request(body: Any) -> ForecastRequest:
     n_deps = 0
     for i, task in enumerate(tasks):
         f = f"tasks[{i}]"
-        deps: list[int] = []
-        for j, d in enumerate(_list(task.get("depends_on", []), f"{f}.depends_on", MAX_TASKS)):
+        deps: dict[int, None] = {}  # ordered, with constant-time membership
+        named = _list(task.get("depends_on", []), f"{f}.depends_on", MAX_TASKS)
+        if n_deps + len(named) > MAX_DEPENDENCIES:
+            raise InvalidInput(f"more than {MAX_DEPENDENCIES:,} dependencies", field="tasks")
+        for j, d in enumerate(named):
             did = _id(d, f"{f}.depends_on[{j}]")
             if did not in index:
                 raise InvalidInput(f"unknown task {did!r} in depends_on",
                                    field=f"{f}.depends_on[{j}]")  # fmt: skip
-            if index[did] not in deps:
-                deps.append(index[did])
+            deps[index[did]] = None
         n_deps += len(deps)
-        if n_deps > MAX_DEPENDENCIES:
-            raise InvalidInput(f"more than {MAX_DEPENDENCIES:,} dependencies", field="tasks")
-        preds.append(deps)
+        preds.append(list(deps))
         estimate = _estimate(task, f)
         item = None
         if "title" in task or estimate is None:
@@ -269,14 +278,23 @@ def parse_forecast_request(body: Any) -> ForecastRequest:
         grid_log=np.full((len(model_tasks), GRID_PROBS.size), np.nan),
         risk_ids=tuple(risk_ids), risk_prob=risk_prob, risk_extra=risk_extra,
         risk_ptr=risk_ptr, risk_tasks=risk_tasks, correlation=correlation)  # fmt: skip
+    size = len(pack(plan.to_dict()))  # its grids are NaN until filled: the same size
+    if size > MAX_PLAN_BYTES:
+        raise InvalidInput(f"the project takes {size / 2**20:.1f} MiB as a message to the "
+                           f"nodes, more than the {MAX_PLAN_BYTES / 2**20:.0f} MiB they take: "
+                           f"split it, or use shorter ids or fewer work-item tasks "
+                           f"({len(model_tasks):,} here, about 800 bytes each)",
+                           field="tasks")  # fmt: skip
     return ForecastRequest(plan=plan, model_tasks=model_tasks, trials=trials, seed=seed,
-                           percentiles=percentiles, bins=bins)  # fmt: skip
+                           percentiles=percentiles, bins=bins,
+                           min_seq=parse_min_seq(body.get("min_seq")))  # fmt: skip
 
 
 def _risks(value: Any, index: dict[str, int]) -> tuple[list[str], Any, Any, Any, Any]:
     risks = _list(value, "risks", MAX_RISKS)
     ids: list[str] = []
-    prob, extra, ptr, members = [], [], [0], []
+    prob, extra, ptr = [], [], [0]
+    members: list[int] = []
     for r, raw in enumerate(risks):
         f = f"risks[{r}]"
         risk = _object(raw, f, RISK_FIELDS)
@@ -289,16 +307,18 @@ def _risks(value: Any, index: dict[str, int]) -> tuple[list[str], Any, Any, Any,
             raise InvalidInput("probability must be in [0, 1]", field=f"{f}.probability")
         prob.append(p)
         extra.append(_effort(risk["extra_effort"], f"{f}.extra_effort"))
-        affected: list[int] = []
+        affected: dict[int, None] = {}
         targets = _list(risk["tasks"], f"{f}.tasks", MAX_TASKS)
         if not targets:
             raise InvalidInput("a risk event must affect at least one task", field=f"{f}.tasks")
+        if len(members) + len(targets) > MAX_RISK_MEMBERS:
+            raise InvalidInput(f"the risks name more than {MAX_RISK_MEMBERS:,} tasks in all",
+                               field=f"{f}.tasks")  # fmt: skip
         for j, t in enumerate(targets):
             tid = _id(t, f"{f}.tasks[{j}]")
             if tid not in index:
                 raise InvalidInput(f"unknown task {tid!r}", field=f"{f}.tasks[{j}]")
-            if index[tid] not in affected:
-                affected.append(index[tid])
+            affected[index[tid]] = None
         members.extend(affected)
         ptr.append(len(members))
     return (ids, np.asarray(prob, np.float64), np.asarray(extra, np.float64),

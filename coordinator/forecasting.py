@@ -18,7 +18,7 @@ from typing import Any
 import anyio
 import numpy as np
 
-from actors import ActorSystem, AskTimeout, Message, RemoteError
+from actors import ActorSystem, AskTimeout, Message, ProtocolError, RemoteError
 from actors.messages import EstimateReply, EstimateRequest, SimulateReply, SimulateRequest
 from coordinator.forecast_spec import ForecastRequest, forecast_response
 from coordinator.item_chunks import item_chunks
@@ -71,7 +71,7 @@ async def fill_model_grids(router: Router, tenant: str, request: ForecastRequest
     items = [{k: item.get(k, "" if k != "features" else {}) for k in
               ("title", "description", "features")} for _, item in request.model_tasks]
     probs = [float(p) for p in GRID_PROBS]
-    head = router.known_head(tenant)
+    head = max(request.min_seq, router.known_head(tenant))
     results: list[dict[str, Any]] = []
     for start, stop in item_chunks(items):  # many tasks go in several asks
         part = items[start:stop]
@@ -93,10 +93,14 @@ async def _ask_while_live(system: ActorSystem, membership: Membership, address: 
     """Ask a node for a part, giving up as soon as the node leaves the ring (died, drained)
     rather than at the part's timeout."""
     reply: list[Message] = []
+    failed: list[Exception] = []
     lost = False
 
     async def ask(scope: anyio.CancelScope) -> None:
-        reply.append(await system.ask(address, SIMULATOR, msg, timeout))
+        try:
+            reply.append(await system.ask(address, SIMULATOR, msg, timeout))
+        except Exception as e:  # raised below as it is, not wrapped in an ExceptionGroup
+            failed.append(e)
         scope.cancel()
 
     async def watch(scope: anyio.CancelScope) -> None:
@@ -110,6 +114,8 @@ async def _ask_while_live(system: ActorSystem, membership: Membership, address: 
     async with anyio.create_task_group() as tg:
         tg.start_soon(ask, tg.cancel_scope)
         tg.start_soon(watch, tg.cancel_scope)
+    if failed:
+        raise failed[0]
     if lost or not reply:
         raise RemoteError("node_lost", f"{address} left the cluster during the simulation")
     return reply[0]
@@ -130,7 +136,9 @@ async def run_forecast(system: ActorSystem, membership: Membership, plan: Foreca
     changed = anyio.Condition()
     in_flight = 0
 
-    async def worker(address: str) -> None:
+    gave_up: list[str] = []
+
+    async def worker(address: str, scope: anyio.CancelScope) -> None:
         # Takes parts until none are left and none are in flight (a failed one comes back).
         nonlocal in_flight
         while True:
@@ -148,15 +156,17 @@ async def run_forecast(system: ActorSystem, membership: Membership, plan: Foreca
                 if not isinstance(reply, SimulateReply):
                     raise RemoteError("bad_reply", f"unexpected {reply.TYPE}")
                 parts.append(ForecastPart.from_dict(reply.part))
-            except (AskTimeout, RemoteError, ValueError) as e:
+            except (AskTimeout, RemoteError, ProtocolError, ValueError) as e:
                 failed = e
                 failures.append(f"{address}: {e}")
             async with changed:
                 in_flight -= 1
                 if failed is not None:
-                    if attempts + 1 >= MAX_ATTEMPTS:
-                        raise ForecastFailed(f"part {chunk.start}+{chunk.count} failed "
-                                             f"{MAX_ATTEMPTS} times: {'; '.join(failures)}")
+                    if attempts + 1 >= MAX_ATTEMPTS:  # stop every worker; raised below
+                        gave_up.append(f"part {chunk.start}+{chunk.count} failed "
+                                       f"{MAX_ATTEMPTS} times: {'; '.join(failures)}")
+                        scope.cancel()
+                        return
                     pending.append((chunk, attempts + 1))
                 changed.notify_all()
             if failed is not None:
@@ -166,7 +176,9 @@ async def run_forecast(system: ActorSystem, membership: Membership, plan: Foreca
 
     async with anyio.create_task_group() as tg:
         for address in nodes:
-            tg.start_soon(worker, address)
+            tg.start_soon(worker, address, tg.cancel_scope)
+    if gave_up:
+        raise ForecastFailed(gave_up[0])
     if pending or len(parts) != len(chunks):
         raise ForecastFailed("some parts were not simulated: " + "; ".join(failures))
     summary = merge_parts(plan, parts, request.percentiles, request.bins)

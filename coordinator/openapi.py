@@ -157,7 +157,8 @@ def openapi_document() -> dict[str, Any]:
                                "description": "tasks x trials at most 1,000,000,000"},
                     "seed": {"type": "integer", "minimum": 0},
                     "percentiles": {"type": "array", "items": {"type": "number"}},
-                    "bins": {"type": "integer", "minimum": 1, "maximum": 200}}}),
+                    "bins": {"type": "integer", "minimum": 1, "maximum": 200},
+                    "min_seq": {"type": "integer", "minimum": 0}}}),
                 "responses": {"200": {"description": "percentiles, histograms, criticality "
                                                      "and sensitivity per task"},
                               **_STD_ERRORS}}},

@@ -5,19 +5,17 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-import asyncpg
 import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
 from actors.message import Message
 from actors.messages import EstimateJSONReply, EstimateJSONRequest, EstimateReply, EstimateRequest
-from coordinator.api.common import json_response, state_of
+from coordinator.api.common import check_min_seq, json_response, state_of
 from coordinator.item_chunks import item_chunks
 from coordinator.problems import InvalidInput, ServiceUnavailable
 from coordinator.router import NoNodesAvailable
 from coordinator.state import AppState
-from coordinator.store import events as event_log
 from coordinator.store.ledger import IssuedEstimate
 from coordinator.validation import (
     parse_estimate_item,
@@ -72,25 +70,13 @@ async def _ask(st: AppState, tenant: str, items: list[dict[str, Any]],
     return _columns(reply, len(items), len(quantiles))
 
 
-async def _check_min_seq(st: AppState, tenant: str, min_seq: int) -> None:
-    """Refuse a ``min_seq`` past the tenant's last committed write (no owner could ever
-    reach it); when the database cannot say, the owners wait for it as usual."""
-    try:
-        head = await event_log.head_seq(st.pool, tenant)
-    except (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError):
-        return
-    if min_seq > head:
-        raise InvalidInput(f"min_seq {min_seq} is past the last write ({head}); pass the seq a "
-                           "write answered", field="min_seq", head_seq=head)
-
-
 async def _estimate(st: AppState, tenant: str, items: list[dict[str, Any]],
                     quantiles: list[float], min_seq: int) -> list[dict[str, Any]]:
     """Estimates of ``items`` (as :func:`parse_estimate_item` returns them: each one's
     ``item_id`` is taken out, and what is left is the item as nodes take it)."""
     item_ids = [it.pop("item_id", None) for it in items]
     if min_seq > st.router.known_head(tenant):
-        await _check_min_seq(st, tenant, min_seq)
+        await check_min_seq(st, tenant, min_seq)
     head = max(min_seq, st.router.known_head(tenant))
     rows, medians, analogies, drivers = [], [], [], []
     versions: list[tuple[str, int]] = []

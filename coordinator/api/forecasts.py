@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import anyio
 from starlette.requests import Request
 from starlette.responses import Response
 
-from coordinator.api.common import json_response, state_of
+from coordinator.api.common import check_min_seq, json_response, state_of
 from coordinator.forecast_spec import parse_forecast_request
 from coordinator.forecasting import ForecastFailed, fill_model_grids, run_forecast
 from coordinator.problems import ServiceUnavailable
@@ -18,8 +19,12 @@ async def create_forecast(request: Request) -> Response:
     st = state_of(request)
     grant = await st.keys.verify(request, "read")
     require_json_content(request)
-    forecast = parse_forecast_request(parse_json(await read_body(request,
-                                                                 st.config.max_body_bytes)))
+    data = parse_json(await read_body(request, st.config.max_body_bytes))
+    # In a worker thread: a project of 10,000 tasks takes a while to check, and the event
+    # loop must go on answering heartbeats and other requests meanwhile.
+    forecast = await anyio.to_thread.run_sync(parse_forecast_request, data)
+    if forecast.min_seq > st.router.known_head(grant.tenant_id):
+        await check_min_seq(st, grant.tenant_id, forecast.min_seq)
     try:
         plan = await fill_model_grids(st.router, grant.tenant_id, forecast)
         body = await run_forecast(st.system, st.membership, plan, forecast,

@@ -171,3 +171,28 @@ def test_percentiles_are_taken_to_the_precision_of_their_labels() -> None:
     r = parse_forecast_request(body(percentiles=[10.0000001, 10.0000002, 50, 2.5]))
     assert r.percentiles == (10.0, 50.0, 2.5)
     assert rejected(body(percentiles=[50, 99.99999999])).field == "percentiles[1]"
+
+
+def test_risks_name_at_most_so_many_tasks_in_all() -> None:
+    tasks = [{"id": str(i), "effort": 1} for i in range(10_000)]
+    every = [str(i) for i in range(10_000)]
+    risks = [{"probability": 0.1, "extra_effort": 1, "tasks": every} for _ in range(11)]
+    e = rejected({"tasks": tasks, "risks": risks, "trials": 100})
+    assert e.field == "risks[10].tasks" and "100,000" in e.detail
+    r = parse_forecast_request({"tasks": tasks, "risks": [*risks[:9],
+        {"probability": 0.1, "extra_effort": 1, "tasks": ["1", "1", "2"]}], "trials": 100})
+    assert r.plan.risk_ptr[-1] == 90_002  # a task named twice by one risk counts once
+
+
+def test_a_plan_too_big_for_one_message_is_refused() -> None:
+    tasks = [{"id": f"t{i}", "title": "work item", **({"depends_on": [f"t{i - 1}"]} if i else {})}
+             for i in range(10_000)]  # fmt: skip
+    e = rejected({"tasks": tasks, "trials": 100})
+    assert e.field == "tasks" and "MiB" in e.detail and "10,000 here" in e.detail
+    assert parse_forecast_request({"tasks": tasks[:6000], "trials": 100}).plan.n_tasks == 6000
+
+
+def test_min_seq_is_taken() -> None:
+    assert parse_forecast_request(body(min_seq=7)).min_seq == 7
+    assert parse_forecast_request(body()).min_seq == 0
+    assert rejected(body(min_seq=-1)).field == "min_seq"
