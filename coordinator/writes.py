@@ -20,6 +20,7 @@ from coordinator.problems import Conflict, InvalidInput, ServiceUnavailable
 from coordinator.router import Router
 from coordinator.store import events as event_log
 from coordinator.store.events import Event
+from coordinator.store.outage import UNREACHABLE
 
 WriteBody = Callable[[asyncpg.Connection], Awaitable[tuple[int, dict[str, Any], list[Event]]]]
 
@@ -79,9 +80,10 @@ async def idempotent_write(
             status, response, appended = await body(conn)
             if key is not None:
                 await event_log.store_idempotent_response(conn, tenant, key, status, response)
-    except (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError) as e:
-        raise ServiceUnavailable("the database is unreachable; the write was not applied, "
-                                 "retry it (with the same Idempotency-Key)",
+    except UNREACHABLE as e:
+        raise ServiceUnavailable("the database is unreachable; the write may not have been "
+                                 "applied: retry it with the same Idempotency-Key, which "
+                                 "never applies it twice",
                                  headers={"Retry-After": "1"}) from e
     router.publish(tenant, appended)
     return status, response, False

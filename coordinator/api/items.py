@@ -14,6 +14,7 @@ from coordinator.store import events as event_log
 from coordinator.store import items as item_store
 from coordinator.store import ledger
 from coordinator.store.events import Event
+from coordinator.store.outage import UNREACHABLE
 from coordinator.validation import (
     parse_effort,
     parse_item_id,
@@ -100,7 +101,7 @@ async def get_item(request: Request) -> Response:
         if item is None:
             raise NotFound(f"no item {item_id!r}", field="id")
         item["estimates"] = await ledger.for_item(st.pool, grant.tenant_id, item_id)
-    except (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError) as e:
+    except UNREACHABLE as e:
         raise ServiceUnavailable("the database is unreachable; retry shortly",
                                  headers={"Retry-After": "1"}) from e
     return json_response(item)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import asyncpg
 from starlette.requests import Request
 from starlette.responses import Response
 
 from coordinator.api.common import json_response, state_of
 from coordinator.problems import ServiceUnavailable
 from coordinator.store import ledger
+from coordinator.store.outage import UNREACHABLE
 
 
 async def accuracy(request: Request) -> Response:
@@ -21,7 +21,7 @@ async def accuracy(request: Request) -> Response:
     grant = await st.keys.verify(request, "read")
     try:
         report = await ledger.accuracy(st.pool, grant.tenant_id)
-    except (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError) as e:
+    except UNREACHABLE as e:
         raise ServiceUnavailable("the database is unreachable; retry shortly",
                                  headers={"Retry-After": "1"}) from e
     return json_response({"tenant": grant.tenant_id, **report})

@@ -10,23 +10,13 @@ from typing import Any, NamedTuple
 import anyio
 import asyncpg
 
+from coordinator.store.outage import UNREACHABLE
+
 log = logging.getLogger("reckon.ledger")
-
-
-#: Failures of a write that say nothing about its rows: the database is down, restarting,
-#: out of connections, or the connection broke. Such a batch is retried.
-_UNREACHABLE = (
-    OSError,
-    TimeoutError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.InterfaceError,
-    asyncpg.exceptions.OperatorInterventionError,
-    asyncpg.exceptions.InsufficientResourcesError,
-)
 
 #: Failures that some rows of a batch cause (bad text, a duplicate id, a number out of
 #: range, a value the client cannot encode): the batch is split to find them. Checked
-#: before :data:`_UNREACHABLE`: asyncpg's client-side ``DataError`` is an ``InterfaceError``.
+#: before :data:`UNREACHABLE`: asyncpg's client-side ``DataError`` is an ``InterfaceError``.
 _ROW_REFUSED = (
     asyncpg.exceptions.DataError,
     asyncpg.exceptions.IntegrityConstraintViolationError,
@@ -156,7 +146,7 @@ class LedgerWriter:
             log.error("ledger row refused id=%s tenant=%s error=%r", batch[0].id,
                       batch[0].tenant_id, e)
             return []
-        except _UNREACHABLE as e:
+        except UNREACHABLE as e:
             log.warning("ledger batch not written, will retry size=%d error=%s",
                         len(batch), e or type(e).__name__)
             return batch

@@ -1,0 +1,19 @@
+"""Which database failures mean "PostgreSQL cannot be reached right now" (retry later)
+rather than "this statement is wrong"."""
+
+from __future__ import annotations
+
+import asyncpg
+
+#: Down, starting up or shutting down (``CannotConnectNowError``, ``AdminShutdownError``:
+#: operator intervention), out of connections (insufficient resources), or a connection
+#: that broke or closed. Note that asyncpg's client-side ``DataError`` (a value it cannot
+#: encode) is an ``InterfaceError`` too: callers that can meet one must catch it first.
+UNREACHABLE: tuple[type[BaseException], ...] = (
+    OSError,
+    TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.exceptions.OperatorInterventionError,
+    asyncpg.exceptions.InsufficientResourcesError,
+)
