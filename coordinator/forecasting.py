@@ -99,7 +99,7 @@ async def _ask_while_live(system: ActorSystem, membership: Membership, address: 
     async def ask(scope: anyio.CancelScope) -> None:
         try:
             reply.append(await system.ask(address, SIMULATOR, msg, timeout))
-        except Exception as e:  # raised below as it is, not wrapped in an ExceptionGroup
+        except Exception as e:  # noqa: BLE001 (raised below as it is, not in an ExceptionGroup)
             failed.append(e)
         scope.cancel()
 

@@ -13,7 +13,8 @@ async def upsert_many(
     """:func:`upsert` for many (item, seq) pairs in one round trip."""
     await conn.executemany(
         "INSERT INTO items (tenant_id, item_id, title, description, features, actual,"
-        " actual_seq, created_seq, actual_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7,"
+        " actual_seq, created_seq, actual_at) VALUES ($1, $2, $3, $4, $5, $6,"
+        " CASE WHEN $6::double precision IS NULL THEN NULL ELSE $7::bigint END, $7,"
         " CASE WHEN $6::double precision IS NULL THEN NULL ELSE now() END)"
         " ON CONFLICT (tenant_id, item_id) DO UPDATE SET title = EXCLUDED.title,"
         " description = EXCLUDED.description, features = EXCLUDED.features,"

@@ -194,14 +194,17 @@ _OUTCOME = (
     "actual = i.actual, abs_error = abs(e.p50 - i.actual),"
     " covered80 = (i.actual BETWEEN e.p10 AND e.p90), resolved_at = i.actual_at"
 )
+# Only an estimate made before its model saw the actual (e.seq < actual_seq) is scored: one
+# made after it had the answer among its analogies and would flatter the accuracy report.
 _RESOLVE_BY_ESTIMATE = (
     f"UPDATE estimates e SET {_OUTCOME} FROM items i WHERE e.id = ANY($1::text[])"
     " AND i.tenant_id = e.tenant_id AND i.item_id = e.item_id AND i.actual IS NOT NULL"
+    " AND e.seq < i.actual_seq"
 )
 _RESOLVE_BY_ITEM = (
     f"UPDATE estimates e SET {_OUTCOME} FROM items i WHERE e.tenant_id = $1"
     " AND e.item_id = ANY($2::text[]) AND i.tenant_id = e.tenant_id"
-    " AND i.item_id = e.item_id AND i.actual IS NOT NULL"
+    " AND i.item_id = e.item_id AND i.actual IS NOT NULL AND e.seq < i.actual_seq"
 )
 
 

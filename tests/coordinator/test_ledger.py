@@ -138,3 +138,40 @@ def test_rows_the_database_refuses_cost_only_themselves(database_url: str) -> No
     failed, retries, written, ids = anyio.run(run)
     assert (failed, retries, written) == (2, 0, 2 + 13)
     assert ids == {e.id for e in before + batch} - {bad_text.id}
+
+
+def test_only_estimates_made_before_the_actual_are_scored(database_url: str) -> None:
+    """The actual is recorded at seq 5. An estimate made at seq 4 is scored even though its
+    ledger row is written after the actual; one made at seq 5 (its model had the actual)
+    is recorded but not scored. An item imported without an actual has no actual_seq."""
+    from coordinator.store import items as item_store
+
+    tenant, _ = make_tenant(database_url)
+    made = [IssuedEstimate(f"est_v{seq}", tenant, "done", {"0.1": 1.0, "0.5": 2.0, "0.9": 4.0},
+                           1.0, 2.0, 4.0, "v1", seq) for seq in (4, 5)]
+
+    async def run() -> tuple[list[asyncpg.Record], int | None]:
+        pool = await create_pool(database_url, min_size=1, max_size=2)
+        try:
+            async with pool.acquire() as conn:
+                await item_store.upsert_many(conn, tenant, [
+                    ({"id": "done", "title": "t"}, 1), ({"id": "open", "title": "u"}, 2)])
+                await item_store.set_actual(conn, tenant, "done", 3.0, 5)
+            writer = LedgerWriter(pool, flush_interval=0.01)
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(writer.run)
+                writer.record_many(made)
+                await anyio.sleep(0.3)
+                tg.cancel_scope.cancel()
+            rows = await pool.fetch("SELECT id, actual, abs_error FROM estimates"
+                                    " WHERE tenant_id = $1 ORDER BY id", tenant)
+            open_seq = await pool.fetchval("SELECT actual_seq FROM items WHERE tenant_id = $1"
+                                           " AND item_id = 'open'", tenant)
+            return rows, open_seq
+        finally:
+            await pool.close()
+
+    rows, open_seq = anyio.run(run)
+    assert [(r["id"], r["actual"], r["abs_error"]) for r in rows] == [
+        ("est_v4", 3.0, 1.0), ("est_v5", None, None)]
+    assert open_seq is None
