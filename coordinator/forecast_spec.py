@@ -132,7 +132,7 @@ def _object(value: Any, field: str, allowed: set[str]) -> dict[str, Any]:
 def _id(value: Any, field: str) -> str:
     if isinstance(value, int) and not isinstance(value, bool):
         value = str(value)
-    if not isinstance(value, str) or not value.strip() or len(value) > MAX_ID:
+    if not isinstance(value, str) or not value.strip() or len(value.strip()) > MAX_ID:
         raise InvalidInput(f"{field} must be a non-empty string of at most {MAX_ID} characters",
                            field=field)  # fmt: skip
     return reject_nul(value.strip(), field)

@@ -96,6 +96,9 @@ async def serve(
         hc.accesslog = None
         hc.errorlog = logging.getLogger("hypercorn.error")
         hc.keep_alive_timeout = 75
+        # Hypercorn has no timeout of its own on a request's body: a client that stops
+        # sending mid-request is dropped once no byte has come for this long (a 499).
+        hc.read_timeout = 75
         hc.keep_alive_max_requests = 1_000_000  # Hypercorn's default (1000) churns connections
         async with anyio.create_task_group() as tg:
             await tg.start(system.run)

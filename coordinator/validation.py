@@ -145,10 +145,11 @@ def parse_item_id(value: Any, field: str) -> str:
         value = str(value)
     if not isinstance(value, str) or not value.strip():
         raise InvalidInput(f"{field} must be a non-empty string", field=field)
+    value = value.strip()  # the id is what is left once stripped
     if len(value) > MAX_ID or "/" in value:
         raise InvalidInput(f"{field} must be at most {MAX_ID} characters, without '/'",
                            field=field)
-    return reject_nul(value.strip(), field)
+    return reject_nul(value, field)
 
 
 def parse_item(raw: Any, field: str) -> dict[str, Any]:

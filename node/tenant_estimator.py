@@ -11,7 +11,8 @@ Refits run in the background: when the tenant's history has grown enough (see
 :class:`~node.config.NodeConfig`), a snapshot of the model is refitted in a worker thread
 while the current model keeps serving and learning. What it learns meanwhile is recorded
 and replayed into the refitted model, which is then swapped in between two messages; the
-model version names the refit (``reckon-blend.v3+refit2/acme@812``).
+model version names the refit and the log prefix it was fitted on
+(``reckon-blend.v3+refit2.s780/acme@812``), so one version string means one model.
 """
 
 from __future__ import annotations
@@ -86,6 +87,9 @@ class TenantEstimator(Actor):
         self._refit_running = False
         self._refitted: Estimator | None = None
         self._learned_since_snapshot: list[Learn] | None = None
+        self._snapshot_seq = 0
+        #: The seq of the log prefix the model in use was refitted from (0: never refitted).
+        self.refit_seq = 0
 
     async def started(self) -> None:
         await self.catch_up()
@@ -193,7 +197,7 @@ class TenantEstimator(Actor):
     def model_version(self) -> str:
         """Identifies the model state: the model kind, the refits it went through and the
         event prefix it was folded from."""
-        refits = f"+refit{self.refits}" if self.refits else ""
+        refits = f"+refit{self.refits}.s{self.refit_seq}" if self.refits else ""
         return f"{self.model.model_name}{refits}/{self.tenant}@{self.last_seq}"
 
     # ---- background refit -----------------------------------------------------------------
@@ -204,6 +208,7 @@ class TenantEstimator(Actor):
                 or self.model.n_observations < self._next_refit):
             return
         job = self.model.refit_job()  # a consistent snapshot, taken here between messages
+        self._snapshot_seq = self.last_seq
         self._refit_running = True
         self._learned_since_snapshot = []
         self.system.start_soon(self._refit, job)
@@ -235,6 +240,7 @@ class TenantEstimator(Actor):
             _learn(refitted, replay)
         self.model = refitted
         self.refits += 1
+        self.refit_seq = self._snapshot_seq
         self._next_refit = self._after(refitted.n_observations)
         log.info("refitted model in use tenant=%s version=%s replayed=%d", self.tenant,
                  self.model_version, len(replay))

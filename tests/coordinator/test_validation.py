@@ -148,3 +148,10 @@ def test_imports_refuse_unknown_top_level_fields():
     with pytest.raises(InvalidInput) as e:
         parse_items_json({"items": [{"title": "a"}], "replace": True}, 10)
     assert e.value.field == "replace"
+
+
+def test_ids_are_measured_once_stripped():
+    assert parse_estimate_item({"title": "a", "item_id": " " + "z" * 200 + " "},
+                               "")["item_id"] == "z" * 200
+    with pytest.raises(InvalidInput):
+        parse_estimate_item({"title": "a", "item_id": "z" * 201}, "")

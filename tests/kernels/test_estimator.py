@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
 from typing import Any
 
 import msgpack
@@ -338,3 +339,29 @@ def test_refit_chooses_the_number_of_analogies_by_leave_one_out_error() -> None:
         restored.predict_many(words[:5], [""] * 5, feats[:5], Q),
         many.predict_many(words[:5], [""] * 5, feats[:5], Q),
     )
+
+
+def _with_refits(snapshots: list[int], n: int, chunk: int) -> Estimator:
+    """Learn ``n`` synthetic items ``chunk`` at a time, refitting from the history at each
+    of ``snapshots`` (the refit swapped in at once, then learning goes on)."""
+    ids, titles, descs, feats, efforts = synthetic(n, 3)
+    est = Estimator(SMALL)
+    cuts = sorted({*snapshots, *range(0, n, chunk), n})
+    for lo, hi in pairwise(cuts):
+        if lo in snapshots:
+            est = est.refit_job()()
+        est.learn_many(ids[lo:hi], titles[lo:hi], descs[lo:hi], feats[lo:hi], efforts[lo:hi])
+    return est
+
+
+def test_a_refit_depends_only_on_the_history_it_is_taken_from() -> None:
+    """Two models whose last refit was taken at the same point of the same history answer
+    alike, whatever their earlier refits and however their actuals were batched: so a model
+    version naming the last refit's log prefix names one model."""
+    a = _with_refits([20, 40], 60, 1)
+    b = _with_refits([26, 40], 60, 7)
+    c = _with_refits([40], 60, 60)
+    _, q_t, q_d, q_f, _ = synthetic(15, 1)
+    for other in (b, c):
+        predictions_equal(a.predict_many(q_t, q_d, q_f, Q), other.predict_many(q_t, q_d, q_f, Q),
+                          rtol=1e-9)

@@ -227,7 +227,9 @@ async def test_refit_runs_in_the_background_and_replays_what_came_meanwhile() ->
         assert started_at == 20
         reply = await _until_refitted(ref, instances, 45)
         actor = instances[-1]
-        assert reply.model_version == f"{actor.model.model_name}+refit{actor.refits}/t@45"
+        assert reply.model_version == (f"{actor.model.model_name}+refit{actor.refits}"
+                                       f".s{actor.refit_seq}/t@45")
+        assert actor.refit_seq in (20, 40)  # a refit's snapshot: the first or the second
         assert actor.model.n_observations == 45  # the snapshot plus the replayed actuals
         assert actor.refits >= 1 and actor._next_refit >= 40
         assert system.statistics().restarts == 0
