@@ -41,6 +41,7 @@ def test_database_restart_fails_writes_cleanly_and_loses_nothing(tmp_path: Path)
     try:
         with httpx.Client(base_url=cluster.url, headers=auth, timeout=30) as c:
             items = [{"id": f"a{i}", "title": f"item {i}", "actual": 1.0 + i} for i in range(20)]
+            items.append({"id": "open", "title": "item in progress"})  # no actual yet
             assert c.post("/v1/items", json={"items": items}).status_code == 201
             assert c.post("/v1/estimates", json={"title": "warm"}).status_code == 200
 
@@ -51,7 +52,7 @@ def test_database_restart_fails_writes_cleanly_and_loses_nothing(tmp_path: Path)
             assert r.headers["content-type"].startswith("application/problem+json")
             assert "Retry-After" in r.headers
             # Reads are served from the nodes' models (the key is cached).
-            still = c.post("/v1/estimates", json={"title": "still", "item_id": "a3"})
+            still = c.post("/v1/estimates", json={"title": "still", "item_id": "open"})
             assert still.status_code == 200, still.text
             assert c.get("/ready").status_code == 503
             time.sleep(1.0)  # the ledger tries to write the estimate while the database is down
@@ -71,10 +72,11 @@ def test_database_restart_fails_writes_cleanly_and_loses_nothing(tmp_path: Path)
             est = c.post("/v1/estimates", json={"title": "y", "min_seq": r.json()["seq"]})
             assert est.status_code == 200 and est.json()["seq"] == r.json()["seq"]
             # The estimate served during the outage reaches the ledger once the database is
-            # back (its batch is retried), resolved by the item's actual.
+            # back (its batch is retried), and the item's actual resolves it.
+            assert c.post("/v1/items/open/actual", json={"effort": 4.0}).status_code == 200
             deadline = time.monotonic() + 20
             while True:
-                issued = c.get("/v1/items/a3").json()["estimates"]
+                issued = c.get("/v1/items/open").json()["estimates"]
                 if issued or time.monotonic() > deadline:
                     break
                 time.sleep(0.5)
