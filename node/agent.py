@@ -89,7 +89,10 @@ class NodeAgent:
     def _evict_unowned(self) -> None:
         if not self.views or self.draining:
             return
-        rings = [Ring([m[0] for m in v.members], v.replication) for v in self.views.values()]
+        # Kept: the tenants this node owns, and those it is the spare for (the next in line,
+        # which coordinators ask when both owners are slow): dropping a spare copy made every
+        # such read replay the tenant's whole log again.
+        rings = [Ring([m[0] for m in v.members], v.replication + 1) for v in self.views.values()]
         for name in self.system.actor_names():
             if not name.startswith(ESTIMATOR_PREFIX):
                 continue

@@ -59,3 +59,37 @@ async def test_a_silent_coordinator_does_not_delay_beats_to_a_live_one(anyio_bac
     # live one keep their own pace (waiting for both would space them three intervals apart).
     assert sorted(gaps)[len(gaps) // 2] < 1.6 * INTERVAL, gaps
     assert list(agent.views) == [live.address]
+
+
+class ActorNames:
+    def __init__(self, names: list[str]) -> None:
+        self.names = names
+        self.stopped: list[str] = []
+
+    def actor_names(self) -> list[str]:
+        return [n for n in self.names if n not in self.stopped]
+
+    def stop(self, name: str) -> None:
+        self.stopped.append(name)
+
+
+def test_a_node_keeps_the_tenants_it_owns_or_is_the_spare_for() -> None:
+    from actors import Ring
+
+    members = [f"node-{i}" for i in range(5)]
+    ring = Ring(members, 3)
+    roles: dict[str, list[str]] = {"owner": [], "spare": [], "other": []}
+    for i in range(200):
+        tenant = f"t{i}"
+        place = ring.owners(tenant).index("node-0") if "node-0" in ring.owners(tenant) else 3
+        roles["owner" if place < 2 else "spare" if place == 2 else "other"].append(tenant)
+    assert all(roles.values())
+    system = ActorNames([f"estimator:{t}" for ts in roles.values() for t in ts])
+    agent = NodeAgent(system, NodeConfig(node_id="node-0", listen="tcp://127.0.0.1:1",
+                                         coordinators=("c",), cluster_secret=SECRET))  # type: ignore[arg-type]
+    agent.views["c"] = ClusterView(members=[[m, f"tcp://{m}"] for m in members], replication=2,
+                                   coordinator_id="c")
+    agent._evict_unowned()
+    assert system.stopped == []  # one strike each, not yet
+    agent._evict_unowned()
+    assert sorted(system.stopped) == sorted(f"estimator:{t}" for t in roles["other"])
