@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
+import anyio
 import orjson
 from starlette.requests import Request
 from starlette.responses import Response
@@ -70,6 +71,29 @@ async def _ask(st: AppState, tenant: str, items: list[dict[str, Any]],
     return _columns(reply, len(items), len(quantiles))
 
 
+async def _ask_in_parts(st: AppState, tenant: str, items: list[dict[str, Any]],
+                        ranges: list[tuple[int, int]], quantiles: list[float], head: int
+                        ) -> list[Columns]:
+    """A batch too big for one message, asked in parts at once (the owner computes one
+    while the coordinator sends or reads another); the first failure is raised as is."""
+    parts: list[Columns | None] = [None] * len(ranges)
+    failed: list[Exception] = []
+
+    async def ask(i: int, start: int, stop: int, scope: anyio.CancelScope) -> None:
+        try:
+            parts[i] = await _ask(st, tenant, items[start:stop], quantiles, head)
+        except Exception as e:  # noqa: BLE001 (raised below, not in an ExceptionGroup)
+            failed.append(e)
+            scope.cancel()
+
+    async with anyio.create_task_group() as tg:
+        for i, (start, stop) in enumerate(ranges):
+            tg.start_soon(ask, i, start, stop, tg.cancel_scope)
+    if failed:
+        raise failed[0]
+    return [p for p in parts if p is not None]
+
+
 async def _estimate(st: AppState, tenant: str, items: list[dict[str, Any]],
                     quantiles: list[float], min_seq: int) -> list[dict[str, Any]]:
     """Estimates of ``items`` (as :func:`parse_estimate_item` returns them: each one's
@@ -78,17 +102,19 @@ async def _estimate(st: AppState, tenant: str, items: list[dict[str, Any]],
     if min_seq > st.router.known_head(tenant):
         await check_min_seq(st, tenant, min_seq)
     head = max(min_seq, st.router.known_head(tenant))
+    ranges = item_chunks(items)
+    if len(ranges) == 1:
+        parts = [await _ask(st, tenant, items, quantiles, head)]
+    else:
+        parts = await _ask_in_parts(st, tenant, items, ranges, quantiles, head)
     rows, medians, analogies, drivers = [], [], [], []
     versions: list[tuple[str, int]] = []
-    for start, stop in item_chunks(items):
-        # A batch too big for one message goes in parts, each at least as fresh as the last.
-        part = await _ask(st, tenant, items[start:stop], quantiles, head)
+    for (start, stop), part in zip(ranges, parts, strict=True):
         rows += part[0]
         medians += part[1]
         analogies += part[2]
         drivers += part[3]
         versions += [(part[4], part[5])] * (stop - start)
-        head = max(head, part[5])
     out = []
     issued = []
     keys = [quantile_key(q) for q in quantiles]
