@@ -8,7 +8,7 @@ import anyio
 import asyncpg
 
 from coordinator.store import create_pool
-from coordinator.store.ledger import IssuedEstimate, LedgerWriter
+from coordinator.store.ledger import IssuedEstimate, LedgerStatistics, LedgerWriter
 from tests.conftest import make_tenant
 
 
@@ -80,31 +80,37 @@ def test_deleting_a_tenant_deletes_its_estimates(database_url: str) -> None:
     assert anyio.run(delete_and_count) == (0, 10)
 
 
-def test_a_refused_batch_is_counted_and_the_next_ones_are_written(database_url: str) -> None:
-    tenant, _ = make_tenant(database_url)
-    first = _issued(tenant, 3, "est_r")
+def _write_in_turns(url: str, tenants: list[str], *turns: list[IssuedEstimate]
+                    ) -> tuple[LedgerStatistics, set[str]]:
+    """Queue each turn's estimates, 0.3 s apart; the writer's counters and the ids written
+    for ``tenants``."""
 
-    async def run() -> tuple[int, int, int]:
-        pool = await create_pool(database_url, min_size=1, max_size=2)
+    async def run() -> tuple[LedgerStatistics, set[str]]:
+        pool = await create_pool(url, min_size=1, max_size=2)
         try:
             writer = LedgerWriter(pool, flush_interval=0.01)
             async with anyio.create_task_group() as tg:
                 tg.start_soon(writer.run)
-                writer.record_many(first)
-                await anyio.sleep(0.3)
-                writer.record_many(first[:1])  # the same id again: refused for its rows
-                await anyio.sleep(0.3)
-                writer.record_many(_issued(tenant, 2, "est_s"))
-                await anyio.sleep(0.3)
+                for estimates in turns:
+                    writer.record_many(estimates)
+                    await anyio.sleep(0.3)
                 tg.cancel_scope.cancel()
-            st = writer.statistics()
-            count = await pool.fetchval(
-                "SELECT count(*) FROM estimates WHERE tenant_id = $1", tenant)
-            return st.failed_batches, st.retries, count
+            ids = {r["id"] for r in await pool.fetch(
+                "SELECT id FROM estimates WHERE tenant_id = ANY($1::text[])", tenants)}
+            return writer.statistics(), ids
         finally:
             await pool.close()
 
-    assert anyio.run(run) == (1, 0, 5)
+    return anyio.run(run)
+
+
+def test_a_refused_batch_is_counted_and_the_next_ones_are_written(database_url: str) -> None:
+    tenant, _ = make_tenant(database_url)
+    first = _issued(tenant, 3, "est_r")
+    # The same id again: refused for its rows.
+    st, ids = _write_in_turns(database_url, [tenant], first, first[:1],
+                              _issued(tenant, 2, "est_s"))
+    assert (st.failed_batches, st.retries, len(ids)) == (1, 0, 5)
 
 
 def test_rows_the_database_refuses_cost_only_themselves(database_url: str) -> None:
@@ -116,27 +122,8 @@ def test_rows_the_database_refuses_cost_only_themselves(database_url: str) -> No
     before = _issued(tenant, 2, "est_p")
     bad_text = _issued(tenant, 1, "est_n")[0]._replace(item_id="bad\x00id")
     batch = [*_issued(tenant, 7, "est_t"), before[0], bad_text, *_issued(other, 6, "est_o")]
-
-    async def run() -> tuple[int, int, int, set[str]]:
-        pool = await create_pool(database_url, min_size=1, max_size=2)
-        try:
-            writer = LedgerWriter(pool, flush_interval=0.01)
-            async with anyio.create_task_group() as tg:
-                tg.start_soon(writer.run)
-                writer.record_many(before)
-                await anyio.sleep(0.3)
-                writer.record_many(batch)
-                await anyio.sleep(0.5)
-                tg.cancel_scope.cancel()
-            st = writer.statistics()
-            ids = {r["id"] for r in await pool.fetch(
-                "SELECT id FROM estimates WHERE tenant_id = ANY($1::text[])", [tenant, other])}
-            return st.failed_batches, st.retries, st.written, ids
-        finally:
-            await pool.close()
-
-    failed, retries, written, ids = anyio.run(run)
-    assert (failed, retries, written) == (2, 0, 2 + 13)
+    st, ids = _write_in_turns(database_url, [tenant, other], before, batch)
+    assert (st.failed_batches, st.retries, st.written) == (2, 0, 2 + 13)
     assert ids == {e.id for e in before + batch} - {bad_text.id}
 
 
