@@ -27,7 +27,10 @@ def json_response(body: Any, status: int = 200, headers: dict[str, str] | None =
 
 async def check_min_seq(st: AppState, tenant: str, min_seq: int) -> None:
     """Refuse a ``min_seq`` past the tenant's last committed write (no owner could ever
-    reach it); when the database cannot say, the owners wait for it as usual."""
+    reach it); when the database cannot say, the owners wait for it as usual. Only a
+    ``min_seq`` beyond what this coordinator has seen committed costs a query."""
+    if min_seq <= st.router.known_head(tenant):
+        return
     try:
         head = await event_log.head_seq(st.pool, tenant)
     except UNREACHABLE:

@@ -99,8 +99,7 @@ async def _estimate(st: AppState, tenant: str, items: list[dict[str, Any]],
     """Estimates of ``items`` (as :func:`parse_estimate_item` returns them: each one's
     ``item_id`` is taken out, and what is left is the item as nodes take it)."""
     item_ids = [it.pop("item_id", None) for it in items]
-    if min_seq > st.router.known_head(tenant):
-        await check_min_seq(st, tenant, min_seq)
+    await check_min_seq(st, tenant, min_seq)
     head = max(min_seq, st.router.known_head(tenant))
     ranges = item_chunks(items)
     if len(ranges) == 1:

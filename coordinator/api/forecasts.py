@@ -23,8 +23,7 @@ async def create_forecast(request: Request) -> Response:
     # In a worker thread: a project of 10,000 tasks takes a while to check, and the event
     # loop must go on answering heartbeats and other requests meanwhile.
     forecast = await anyio.to_thread.run_sync(parse_forecast_request, data)
-    if forecast.min_seq > st.router.known_head(grant.tenant_id):
-        await check_min_seq(st, grant.tenant_id, forecast.min_seq)
+    await check_min_seq(st, grant.tenant_id, forecast.min_seq)
     try:
         plan = await fill_model_grids(st.router, grant.tenant_id, forecast)
         body = await run_forecast(st.system, st.membership, plan, forecast,
