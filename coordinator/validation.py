@@ -114,9 +114,7 @@ def parse_features(value: Any, field: str) -> dict[str, float | str | None]:
     for name, v in value.items():
         if not name or len(name) > 100:
             raise InvalidInput("feature names must be 1-100 characters", field=f"{field}.{name}")
-        if "\x00" in name:
-            raise InvalidInput("feature names must not contain NUL (\\u0000) characters",
-                               field=f"{field}.{name}")
+        reject_nul(name, f"{field}.{name}")
         if v is None or (type(v) is str and len(v) <= 200):
             out[name] = v if v is None else reject_nul(v, f"{field}.{name}")
         elif (type(v) is float and math.isfinite(v)) or type(v) is int:
