@@ -22,6 +22,8 @@ class CoordinatorConfig:
     hedge_delay: float = 0.1
     request_timeout: float = 5.0
     max_body_bytes: int = 16 * 1024 * 1024
+    # A request's whole body must arrive within this many seconds (else 408).
+    body_timeout: float = 60.0
     max_batch_items: int = 1000
     max_import_items: int = 50_000
     pool_min: int = 2

@@ -30,6 +30,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--hedge-delay", type=float, default=0.1,
                    help="seconds before a read also asks the next owner")
     p.add_argument("--request-timeout", type=float, default=5.0)
+    p.add_argument("--body-timeout", type=float,
+                   default=float(os.environ.get("RECKON_BODY_TIMEOUT", "60")),
+                   help="seconds a request's whole body may take to arrive (then 408)")
     p.add_argument("--coordinator-id", default=None)
     p.add_argument("--log-level", default=os.environ.get("RECKON_LOG_LEVEL", "info"))
     return p
@@ -50,6 +53,9 @@ def config_from_args(args: argparse.Namespace, environ: dict[str, str]) -> Coord
     host, _, port = args.http.rpartition(":")
     if not host or not port.isdigit():
         raise SystemExit(f"reckon coordinator: --http must be host:port, not {args.http!r}")
+    if not args.body_timeout > 0:
+        raise SystemExit("reckon coordinator: --body-timeout must be a positive number of "
+                         "seconds")
     if args.replication < 1:
         raise SystemExit("reckon coordinator: --replication must be at least 1")
     return CoordinatorConfig(
@@ -63,6 +69,7 @@ def config_from_args(args: argparse.Namespace, environ: dict[str, str]) -> Coord
         heartbeat_timeout=args.heartbeat_timeout,
         hedge_delay=args.hedge_delay,
         request_timeout=args.request_timeout,
+        body_timeout=args.body_timeout,
     )
 
 

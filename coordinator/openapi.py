@@ -7,8 +7,8 @@ from typing import Any
 from coordinator import __version__
 
 _PROBLEM = {"$ref": "#/components/responses/Problem"}
-_STD_ERRORS = {"400": _PROBLEM, "401": _PROBLEM, "403": _PROBLEM, "413": _PROBLEM,
-               "415": _PROBLEM, "422": _PROBLEM, "503": _PROBLEM}
+_STD_ERRORS = {"400": _PROBLEM, "401": _PROBLEM, "403": _PROBLEM, "408": _PROBLEM,
+               "413": _PROBLEM, "415": _PROBLEM, "422": _PROBLEM, "503": _PROBLEM}
 
 
 def _json(schema: dict[str, Any]) -> dict[str, Any]:

@@ -74,6 +74,12 @@ class PayloadTooLarge(ApiError):
     status, slug, title = 413, "payload-too-large", "Payload too large"
 
 
+class RequestTimeout(ApiError):
+    """The body did not arrive in time (a client trickling it would hold a connection)."""
+
+    status, slug, title = 408, "request-timeout", "Request timeout"
+
+
 class UnsupportedMediaType(ApiError):
     """The Content-Type is not one the endpoint takes."""
 

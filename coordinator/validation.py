@@ -8,6 +8,7 @@ import math
 import uuid
 from typing import Any
 
+import anyio
 from starlette.requests import ClientDisconnect, Request
 
 from coordinator import jsonio
@@ -16,6 +17,7 @@ from coordinator.problems import (
     InvalidInput,
     MalformedBody,
     PayloadTooLarge,
+    RequestTimeout,
     UnsupportedMediaType,
 )
 
@@ -31,21 +33,27 @@ ITEM_FIELDS = {"id", "title", "description", "features", "actual"}
 ESTIMATE_FIELDS = {"title", "description", "features", "item_id", "quantiles", "min_seq"}
 
 
-async def read_body(request: Request, limit: int) -> bytes:
-    """The raw body, refusing more than ``limit`` bytes without reading it all."""
+async def read_body(request: Request, limit: int, timeout: float) -> bytes:
+    """The raw body, refusing more than ``limit`` bytes without reading it all, and a body
+    that has not arrived in full within ``timeout`` seconds (a client sending a byte now
+    and then would otherwise hold its connection and buffer for ever)."""
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
         raise PayloadTooLarge(f"body of {declared} bytes exceeds the limit of {limit}")
     chunks, size = [], 0
-    try:
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
-                raise PayloadTooLarge(f"body exceeds the limit of {limit} bytes")
-            chunks.append(chunk)
-    except ClientDisconnect:
-        raise ClientClosedRequest("the client closed the connection before sending the whole "
-                                  "body") from None
+    with anyio.move_on_after(timeout) as deadline:
+        try:
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit:
+                    raise PayloadTooLarge(f"body exceeds the limit of {limit} bytes")
+                chunks.append(chunk)
+        except ClientDisconnect:
+            raise ClientClosedRequest("the client closed the connection before sending the "
+                                      "whole body") from None
+    if deadline.cancelled_caught:
+        raise RequestTimeout(f"the body did not arrive within {timeout:g} s "
+                             f"({size} bytes came)", headers={"Connection": "close"})
     return b"".join(chunks)
 
 

@@ -37,6 +37,7 @@ from kernels import Estimator, EstimatorConfig, Prediction
 from node.prior_file import load_prior
 
 MAX_BODY = 8 * 1024 * 1024
+BODY_TIMEOUT = 60.0  # as the coordinator's default
 MAX_BATCH_ITEMS = 1000
 TENANT = "peer"
 
@@ -113,7 +114,7 @@ class PeerService:
         try:
             self.check_key(request)
             require_json_content(request)
-            data = parse_json(await read_body(request, 1024 * 1024))
+            data = parse_json(await read_body(request, 1024 * 1024, BODY_TIMEOUT))
             item = parse_estimate_item(data, "")
             [estimate] = self.estimate([item], parse_quantiles(data.get("quantiles")))
         except ApiError as e:
@@ -125,7 +126,7 @@ class PeerService:
         try:
             self.check_key(request)
             require_json_content(request)
-            data = parse_json(await read_body(request, MAX_BODY))
+            data = parse_json(await read_body(request, MAX_BODY, BODY_TIMEOUT))
             if not isinstance(data, dict) or not isinstance(data.get("items"), list) \
                     or not data["items"]:
                 raise InvalidInput("send {\"items\": [...], \"quantiles\": [...]}",

@@ -148,7 +148,7 @@ async def create_estimate(request: Request) -> Response:
     st = state_of(request)
     grant = await st.keys.verify(request, "read")
     require_json_content(request)
-    data = parse_json(await read_body(request, 1024 * 1024))
+    data = parse_json(await read_body(request, 1024 * 1024, st.config.body_timeout))
     item = parse_estimate_item(data, "")
     quantiles = parse_quantiles(data.get("quantiles"))
     min_seq = parse_min_seq(data.get("min_seq"))
@@ -161,7 +161,7 @@ async def create_estimates_batch(request: Request) -> Response:
     st = state_of(request)
     grant = await st.keys.verify(request, "read")
     require_json_content(request)
-    data = parse_json(await read_body(request, st.config.max_body_bytes))
+    data = parse_json(await read_body(request, st.config.max_body_bytes, st.config.body_timeout))
     if not isinstance(data, dict) or not isinstance(data.get("items"), list):
         raise InvalidInput("send {\"items\": [...], \"quantiles\": [...]}", field="items")
     raw_items = data["items"]

@@ -19,7 +19,7 @@ async def create_forecast(request: Request) -> Response:
     st = state_of(request)
     grant = await st.keys.verify(request, "read")
     require_json_content(request)
-    data = parse_json(await read_body(request, st.config.max_body_bytes))
+    data = parse_json(await read_body(request, st.config.max_body_bytes, st.config.body_timeout))
     # In a worker thread: a project of 10,000 tasks takes a while to check, and the event
     # loop must go on answering heartbeats and other requests meanwhile.
     forecast = await anyio.to_thread.run_sync(parse_forecast_request, data)

@@ -32,7 +32,7 @@ async def import_items(request: Request) -> Response:
     st = state_of(request)
     grant = await st.keys.verify(request, "write")
     check_idempotency_key(request.headers.get("idempotency-key"))
-    body = await read_body(request, st.config.max_body_bytes)
+    body = await read_body(request, st.config.max_body_bytes, st.config.body_timeout)
     ctype = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
     if ctype == "text/csv":
         items = parse_items_csv(body, st.config.max_import_items)
@@ -65,7 +65,7 @@ async def record_actual(request: Request) -> Response:
     check_idempotency_key(request.headers.get("idempotency-key"))
     item_id = parse_item_id(request.path_params["item_id"], "id")
     require_json_content(request)
-    body = await read_body(request, 64 * 1024)
+    body = await read_body(request, 64 * 1024, st.config.body_timeout)
     data = parse_json(body)
     if not isinstance(data, dict):
         raise InvalidInput("send {\"effort\": <positive number>}", field="effort")

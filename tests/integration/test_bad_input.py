@@ -2,15 +2,36 @@
 
 from __future__ import annotations
 
+import json
+import socket
 import time
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
 
 from coordinator.launcher import LocalCluster
-from tests.conftest import make_tenant
+from tests.conftest import make_tenant, start_cluster
 
 pytestmark = pytest.mark.integration
+
+BODY_TIMEOUT = 3.0
+
+
+@pytest.fixture(scope="module")
+def cluster3(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
+    """The shared three-node cluster, with a short body timeout to test it."""
+    tmp: Path = tmp_path_factory.mktemp("cluster3-bad-input")
+    cluster = start_cluster(
+        database_url, nodes=3, replication=2, tmp=tmp, heartbeat_timeout=1.5, hedge_delay=0.05,
+        extra_env={"RECKON_BODY_TIMEOUT": str(BODY_TIMEOUT)},
+    )
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
 
 
 @pytest.fixture(scope="module")
@@ -270,9 +291,6 @@ def test_a_client_that_leaves_mid_body_is_not_a_server_error(
 ) -> None:
     """Headers promise 10,000 bytes, 20 arrive, the connection closes: counted as 499 (the
     client closed the request), not as a 500."""
-    import socket
-    from urllib.parse import urlsplit
-
     url = urlsplit(cluster3.url)
     before_500 = _metrics_count(cluster3.url, "/v1/estimates", 500)
     before_499 = _metrics_count(cluster3.url, "/v1/estimates", 499)
@@ -286,6 +304,41 @@ def test_a_client_that_leaves_mid_body_is_not_a_server_error(
         assert time.monotonic() < deadline, "the abandoned request was never counted"
         time.sleep(0.05)
     assert _metrics_count(cluster3.url, "/v1/estimates", 500) == before_500
+
+
+def test_a_body_trickled_past_the_body_timeout_is_refused_with_408(
+    cluster3: LocalCluster, keys: dict[str, str]
+) -> None:
+    """A byte every 0.3 s keeps the connection's read timeout from firing, but the whole
+    body must arrive within the body timeout: the client gets a 408 problem and the
+    connection is closed."""
+    url = urlsplit(cluster3.url)
+    started = time.monotonic()
+    with socket.create_connection((url.hostname, url.port), timeout=20) as sock:
+        sock.sendall(b"POST /v1/estimates HTTP/1.1\r\nHost: x\r\n"
+                     b"Authorization: Bearer " + keys["full"].encode() + b"\r\n"
+                     b"Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n")
+        sock.settimeout(0.3)
+        reply = b""
+        for _ in range(100):  # at most 30 s
+            try:
+                sock.sendall(b" ")
+            except OSError:  # the server closed the connection after answering
+                pass
+            try:
+                data = sock.recv(65536)
+            except TimeoutError:
+                continue
+            if not data:
+                break
+            reply += data
+        elapsed = time.monotonic() - started
+    head, _, body = reply.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 408"), reply[:300]
+    assert b"connection: close" in head.lower()
+    problem = json.loads(body)
+    assert problem["status"] == 408 and "did not arrive within 3 s" in problem["detail"]
+    assert BODY_TIMEOUT <= elapsed < BODY_TIMEOUT + 10
 
 
 def test_a_batch_larger_than_one_message_is_answered_in_full(
