@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+import re
 import uuid
 from typing import Any
 
@@ -55,6 +56,16 @@ async def read_body(request: Request, limit: int, timeout: float) -> bytes:
         raise RequestTimeout(f"the body did not arrive within {timeout:g} s "
                              f"({size} bytes came)", headers={"Connection": "close"})
     return b"".join(chunks)
+
+
+_DECIMAL = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+
+
+def csv_number(cell: str) -> float | None:
+    """A CSV cell's number, when it is written as a decimal number (as JSON writes one,
+    with an optional sign); None for anything else, such as ``1_000``, ``nan`` or ``inf``,
+    which Python's float() would also take."""
+    return float(cell) if _DECIMAL.fullmatch(cell) else None
 
 
 def reject_nul(value: str, field: str) -> str:
@@ -243,16 +254,14 @@ def parse_items_csv(body: bytes, limit: int) -> list[dict[str, Any]]:
                     raw[key] = cell
             elif key in ("actual", "effort"):
                 if cell:
-                    try:
-                        raw["actual"] = float(cell)
-                    except ValueError:
+                    number = csv_number(cell)
+                    if number is None:
                         raise InvalidInput(f"line {lineno}: {name} must be a number",
-                                           field=f"line {lineno}.{name}") from None
+                                           field=f"line {lineno}.{name}")
+                    raw["actual"] = number
             elif cell:
-                try:
-                    features[name] = float(cell)
-                except ValueError:
-                    features[name] = cell
+                number = csv_number(cell)
+                features[name] = cell if number is None else number
         raw["features"] = features
         try:
             items.append(parse_item(raw, f"line {lineno}"))

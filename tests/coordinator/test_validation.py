@@ -4,6 +4,7 @@ import pytest
 
 from coordinator.problems import InvalidInput, MalformedBody
 from coordinator.validation import (
+    csv_number,
     parse_estimate_item,
     parse_features,
     parse_items_csv,
@@ -134,6 +135,23 @@ def test_csv_with_open_quotes_or_repeated_columns_is_refused(body: bytes, error:
 def test_csv_lines_may_end_in_a_lone_carriage_return():
     items = parse_items_csv(b"title,effort\ra,1\rb,2\r", 10)
     assert [(i["title"], i["actual"]) for i in items] == [("a", 1.0), ("b", 2.0)]
+
+
+def test_csv_numbers_are_decimal_numbers_only():
+    """float() also takes 1_000, nan and inf: as features they stay text, as efforts
+    they are refused."""
+    body = b"title,effort,size,build,ratio\na,1_000,2.5e1,nan,-.5\n"
+    with pytest.raises(InvalidInput, match="effort must be a number") as e:
+        parse_items_csv(body, 10)
+    assert e.value.field == "line 2.effort"
+    [item] = parse_items_csv(b"title,effort,size,build,batch,ratio\na,+3,2.5e1,nan,1_000,-.5\n",
+                             10)
+    assert item["actual"] == 3.0
+    assert item["features"] == {"size": 25.0, "build": "nan", "batch": "1_000", "ratio": -0.5}
+    for cell in ("inf", "Infinity", "1_0", "0x10", " 1", "1e", "."):
+        assert csv_number(cell) is None, cell
+    for cell, value in (("1", 1.0), ("-2.", -2.0), (".5", 0.5), ("1E-3", 0.001)):
+        assert csv_number(cell) == value
 
 
 def test_batch_items_cannot_carry_batch_options():
