@@ -3,8 +3,10 @@ simulation actors, merge the parts exactly.
 
 Every trial's random numbers derive from (seed, trial index) alone, so the answer is the same
 whatever the split: how many parts, which node ran which. Parts are sized to fit a frame
-(each trial costs 16 bytes, plus the task efforts of trials in the sensitivity sample).
-Each live node runs one part at a time; a part whose node fails is run again elsewhere.
+(each trial costs 16 bytes, plus the task efforts of trials in the sensitivity sample) and
+to take a node about two seconds at most, so that a forecast given up (its client left)
+stops within two parts. Each live node runs one part at a time, with the next one queued;
+a part whose node fails is run again elsewhere.
 """
 
 from __future__ import annotations
@@ -31,6 +33,12 @@ log = logging.getLogger("reckon.forecast")
 
 SIMULATOR = "simulator"
 PART_BYTES = 4 * 1024 * 1024
+#: Most task-trials in one part: about two seconds of one core (``python -m
+#: bench.forecast_speed`` measures some 15 million a second).
+PART_TASK_TRIALS = 30_000_000
+#: Parts asked of a node at once: it runs one while the next waits in its mailbox, so it is
+#: never idle between parts for the round trip to the coordinator.
+PARTS_IN_FLIGHT = 2
 MAX_ATTEMPTS = 3
 LIVENESS_POLL = 0.25
 
@@ -48,18 +56,25 @@ class Chunk:
 
 
 def split_trials(trials: int, n_tasks: int, sensitivity_trials: int, workers: int,
-                 max_bytes: int = PART_BYTES) -> list[Chunk]:
-    """Parts covering ``[0, trials)``: about one per worker, none larger than ``max_bytes``."""
-    target = max(1, math.ceil(trials / max(1, workers)))
+                 max_bytes: int = PART_BYTES, max_task_trials: int = PART_TASK_TRIALS
+                 ) -> list[Chunk]:
+    """Parts covering ``[0, trials)``: as many as the workers or a multiple of that, of
+    equal size (so every worker gets the same share), none of more than ``max_task_trials``
+    tasks times trials nor larger than ``max_bytes``."""
+    workers = max(1, workers)
+    per_part = max(1, max_task_trials // max(1, n_tasks))
+    n_parts = min(trials, workers * math.ceil(trials / per_part / workers))
     chunks: list[Chunk] = []
     pos = 0
-    while pos < trials:
-        count = min(target, trials - pos)
-        if pos < sensitivity_trials:  # these trials also carry every task's effort
-            count = min(count, max(1, max_bytes // (16 + 4 * n_tasks)))
-        count = min(count, max(1, max_bytes // 16))
-        chunks.append(Chunk(pos, count))
-        pos += count
+    for i in range(n_parts):
+        end = pos + trials // n_parts + (1 if i < trials % n_parts else 0)
+        while pos < end:
+            count = end - pos
+            if pos < sensitivity_trials:  # these trials also carry every task's effort
+                count = min(count, max(1, max_bytes // (16 + 4 * n_tasks)))
+            count = min(count, max(1, max_bytes // 16))
+            chunks.append(Chunk(pos, count))
+            pos += count
     return chunks
 
 
@@ -176,7 +191,8 @@ async def run_forecast(system: ActorSystem, membership: Membership, plan: Foreca
 
     async with anyio.create_task_group() as tg:
         for address in nodes:
-            tg.start_soon(worker, address, tg.cancel_scope)
+            for _ in range(PARTS_IN_FLIGHT):
+                tg.start_soon(worker, address, tg.cancel_scope)
     if gave_up:
         raise ForecastFailed(gave_up[0])
     if pending or len(parts) != len(chunks):

@@ -130,3 +130,16 @@ def _dump_logs(tmp: Path) -> None:
 def anyio_backend() -> str:
     """Default async backend for anyio-marked tests (nodes run on trio)."""
     return "trio"
+
+
+def metrics_count(url: str, route: str, status: int) -> float:
+    """Requests to ``route`` answered with ``status``, from a coordinator's /metrics."""
+    import httpx
+
+    text = httpx.get(url + "/metrics").text
+    total = 0.0
+    for line in text.splitlines():
+        if (line.startswith("reckon_http_requests_total{") and f'route="{route}"' in line
+                and f'status="{status}"' in line):
+            total += float(line.rsplit(" ", 1)[1])
+    return total

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from types import SimpleNamespace
 from typing import Any
 
@@ -11,7 +12,7 @@ import pytest
 from actors import RemoteError
 from actors.messages import SimulateReply, SimulateRequest
 from coordinator.forecast_spec import parse_forecast_request
-from coordinator.forecasting import ForecastFailed, run_forecast
+from coordinator.forecasting import PART_TASK_TRIALS, ForecastFailed, run_forecast, split_trials
 from kernels import ForecastPlan, simulate_part
 
 REQUEST = parse_forecast_request({"tasks": [{"id": "a", "optimistic": 1, "likely": 2,
@@ -53,3 +54,21 @@ def test_a_part_that_fails_on_one_node_runs_on_another_with_the_same_answer() ->
 def test_a_part_that_fails_everywhere_is_a_forecast_failure_not_a_crash() -> None:
     with pytest.raises(ForecastFailed, match="failed 3 times"):
         _run(Nodes(lambda address, msg: msg.start == 0))
+
+
+@pytest.mark.parametrize("trials,tasks,workers", [
+    (1_000_000, 200, 2), (1_000_000, 1000, 3), (30_000, 5, 3), (10, 5, 4), (1, 1, 3),
+    (1_000_000, 10_000, 1),
+])
+def test_parts_cover_the_trials_in_equal_shares_of_bounded_work(trials: int, tasks: int,
+                                                                 workers: int) -> None:
+    """A big forecast is cut into parts of at most PART_TASK_TRIALS, as many as the workers
+    or a multiple of that, so a forecast given up stops within a part and no worker is left
+    with one part more than the others."""
+    parts = split_trials(trials, tasks, 0, workers)
+    assert parts[0].start == 0 and sum(p.count for p in parts) == trials
+    assert all(a.start + a.count == b.start for a, b in itertools.pairwise(parts))
+    assert all(p.count * tasks <= max(PART_TASK_TRIALS, tasks) for p in parts)
+    assert len(parts) % workers == 0 or len(parts) == trials
+    sizes = [p.count for p in parts]
+    assert max(sizes) - min(sizes) <= 1

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from coordinator.launcher import LocalCluster
-from tests.conftest import make_tenant, start_cluster
+from tests.conftest import make_tenant, metrics_count, start_cluster
 
 pytestmark = pytest.mark.integration
 
@@ -276,34 +276,24 @@ def test_read_only_key_cannot_write(cluster3: LocalCluster, keys: dict[str, str]
     assert r.status_code == 200
 
 
-def _metrics_count(url: str, route: str, status: int) -> float:
-    text = httpx.get(url + "/metrics").text
-    total = 0.0
-    for line in text.splitlines():
-        if (line.startswith("reckon_http_requests_total{") and f'route="{route}"' in line
-                and f'status="{status}"' in line):
-            total += float(line.rsplit(" ", 1)[1])
-    return total
-
-
 def test_a_client_that_leaves_mid_body_is_not_a_server_error(
     cluster3: LocalCluster, keys: dict[str, str]
 ) -> None:
     """Headers promise 10,000 bytes, 20 arrive, the connection closes: counted as 499 (the
     client closed the request), not as a 500."""
     url = urlsplit(cluster3.url)
-    before_500 = _metrics_count(cluster3.url, "/v1/estimates", 500)
-    before_499 = _metrics_count(cluster3.url, "/v1/estimates", 499)
+    before_500 = metrics_count(cluster3.url, "/v1/estimates", 500)
+    before_499 = metrics_count(cluster3.url, "/v1/estimates", 499)
     with socket.create_connection((url.hostname, url.port), timeout=10) as sock:
         sock.sendall(b"POST /v1/estimates HTTP/1.1\r\nHost: x\r\n"
                      b"Authorization: Bearer " + keys["full"].encode() + b"\r\n"
                      b"Content-Type: application/json\r\nContent-Length: 10000\r\n\r\n"
                      b'{"title": "half a bo')
     deadline = time.monotonic() + 10
-    while _metrics_count(cluster3.url, "/v1/estimates", 499) == before_499:
+    while metrics_count(cluster3.url, "/v1/estimates", 499) == before_499:
         assert time.monotonic() < deadline, "the abandoned request was never counted"
         time.sleep(0.05)
-    assert _metrics_count(cluster3.url, "/v1/estimates", 500) == before_500
+    assert metrics_count(cluster3.url, "/v1/estimates", 500) == before_500
 
 
 def test_a_body_trickled_past_the_body_timeout_is_refused_with_408(

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import time
+
 import httpx
 import pytest
 
 from coordinator.forecast_spec import forecast_response, parse_forecast_request
 from coordinator.launcher import LocalCluster
 from kernels import merge_parts, simulate_part
-from tests.conftest import make_tenant
+from tests.conftest import make_tenant, metrics_count
 
 pytestmark = pytest.mark.integration
 
@@ -53,6 +55,30 @@ def test_distributed_forecast_equals_a_single_local_run(cluster3: LocalCluster,
     crit = {t["id"]: t["criticality"] for t in served["tasks"]}
     assert crit["design"] == crit["release"] == 1.0  # on every path
     assert crit["docs"] < 0.05  # rarely the longest branch
+
+
+def test_a_forecast_whose_client_left_stops_within_its_parts_in_flight(cluster3: LocalCluster,
+                                                          database_url: str) -> None:
+    """10^9 task-trials (about 20 s of each of the three nodes) abandoned after a second:
+    the coordinator stops handing out parts, so the nodes are free for the next forecast
+    once the parts already sent (two each, about 4 s of work) are done, and the request
+    counts as a 499."""
+    _, key = make_tenant(database_url)
+    auth = {"Authorization": f"Bearer {key}"}
+    tasks = [{"id": f"t{i}", "optimistic": 1, "likely": 2, "pessimistic": 5,
+              **({"depends_on": [f"t{i - 1}"]} if i % 10 else {})} for i in range(1000)]
+    before = metrics_count(cluster3.url, "/v1/forecasts", 499)
+    with pytest.raises(httpx.ReadTimeout):
+        httpx.post(cluster3.url + "/v1/forecasts", headers=auth, timeout=1.5,
+                   json={"tasks": tasks, "trials": 1_000_000, "seed": 3})
+    deadline = time.monotonic() + 10
+    while metrics_count(cluster3.url, "/v1/forecasts", 499) == before:
+        assert time.monotonic() < deadline, "the abandoned forecast was never counted"
+        time.sleep(0.05)
+    started = time.monotonic()
+    r = httpx.post(cluster3.url + "/v1/forecasts", json=PROJECT, headers=auth, timeout=60)
+    assert r.status_code == 200, r.text
+    assert time.monotonic() - started < 10  # not behind the rest of the abandoned one
 
 
 def test_work_item_tasks_are_estimated_with_the_tenants_model(cluster3: LocalCluster,
