@@ -57,8 +57,9 @@ def test_distributed_forecast_equals_a_single_local_run(cluster3: LocalCluster,
     assert crit["docs"] < 0.05  # rarely the longest branch
 
 
-def test_a_forecast_whose_client_left_stops_within_its_parts_in_flight(cluster3: LocalCluster,
-                                                          database_url: str) -> None:
+def test_a_forecast_whose_client_left_stops_within_its_parts_in_flight(
+    cluster3: LocalCluster, database_url: str
+) -> None:
     """10^9 task-trials (about 20 s of each of the three nodes) abandoned after a second:
     the coordinator stops handing out parts, so the nodes are free for the next forecast
     once the parts already sent (two each, about 4 s of work) are done, and the request
@@ -78,7 +79,8 @@ def test_a_forecast_whose_client_left_stops_within_its_parts_in_flight(cluster3:
     started = time.monotonic()
     r = httpx.post(cluster3.url + "/v1/forecasts", json=PROJECT, headers=auth, timeout=60)
     assert r.status_code == 200, r.text
-    assert time.monotonic() - started < 10  # not behind the rest of the abandoned one
+    # Not behind the rest of the abandoned one (over 30 s of this machine's two cores).
+    assert time.monotonic() - started < 15
 
 
 def test_work_item_tasks_are_estimated_with_the_tenants_model(cluster3: LocalCluster,
