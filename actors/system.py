@@ -74,6 +74,10 @@ class _Cell:
     failed: int = 0
     #: A delivery taken from the mailbox while gathering a batch, to be handled next.
     held: Delivery | None = None
+    #: Set by :meth:`ActorSystem.stop` (or a drain): no restart, and ``started()`` is cut short.
+    stopped: bool = False
+    #: The scope ``started()`` runs in, while it runs.
+    start_scope: anyio.CancelScope | None = None
 
 
 @dataclass(frozen=True)
@@ -148,7 +152,7 @@ class ActorSystem:
         self._draining = True
         cells = list(self._cells.values())
         for cell in cells:
-            cell.send.close()
+            self._stop_cell(cell)
         with anyio.move_on_after(timeout):
             for cell in cells:
                 await cell.done.wait()
@@ -188,10 +192,22 @@ class ActorSystem:
         self._tg.start_soon(fn, *args)
 
     def stop(self, name: str) -> None:
-        """Stop an actor gracefully: it handles what is queued, then ends."""
+        """Stop an actor gracefully: it handles what is queued, then ends.
+
+        An actor still in ``started()`` (e.g. loading its state) stops loading at once and
+        answers what is queued with ``unavailable``, so askers go elsewhere; an actor that
+        failed is not restarted.
+        """
         cell = self._cells.get(name)
         if cell is not None:
-            cell.send.close()
+            self._stop_cell(cell)
+
+    @staticmethod
+    def _stop_cell(cell: _Cell) -> None:
+        cell.stopped = True
+        cell.send.close()
+        if cell.start_scope is not None:
+            cell.start_scope.cancel()
 
     def has_actor(self, name: str) -> bool:
         """Whether an actor of that name is running here."""
@@ -212,7 +228,15 @@ class ActorSystem:
                 actor.bind(self, cell.name)
                 cell.tracker.started()
                 try:
-                    await actor.started()
+                    with anyio.CancelScope() as scope:
+                        cell.start_scope = scope
+                        if cell.stopped:
+                            scope.cancel()
+                        await actor.started()
+                    cell.start_scope = None
+                    if scope.cancelled_caught:
+                        self._refuse_queued(cell, f"{cell.name!r} stopped before it was ready")
+                        return
                     if cell.concurrency > 1:
                         await self._serve_concurrently(actor, cell)
                     else:
@@ -220,6 +244,12 @@ class ActorSystem:
                     await actor.stopping()
                     return
                 except Exception:
+                    cell.start_scope = None
+                    if cell.stopped:  # nobody wants it any more: no restart
+                        log.warning("stopped actor failed actor=%s address=%s", cell.name,
+                                    self.address, exc_info=True)
+                        self._refuse_queued(cell, f"{cell.name!r} stopped")
+                        return
                     delay = cell.tracker.failed()
                     log.exception(
                         "actor failed actor=%s address=%s restarts=%d backoff=%.3f",
@@ -237,6 +267,19 @@ class ActorSystem:
             self._c.handled_of_stopped += cell.handled
             self._c.failed_of_stopped += cell.failed
             cell.done.set()
+
+    def _refuse_queued(self, cell: _Cell, why: str) -> None:
+        """Answer every ask still in a stopped actor's mailbox with ``unavailable``."""
+        queued = [cell.held] if cell.held is not None else []
+        cell.held = None
+        while True:
+            try:
+                queued.append(cell.receive.receive_nowait())
+            except (anyio.WouldBlock, anyio.EndOfStream):
+                break
+        for d in queued:
+            if d.kind is Kind.ASK:
+                self._reply_error(d.sender, d.correlation_id, "unavailable", why)
 
     async def _serve_serially(self, actor: Actor, cell: _Cell) -> None:
         """One message at a time, in mailbox order; consecutive messages of a type with a

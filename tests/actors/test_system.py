@@ -391,3 +391,73 @@ async def test_batch_entries_answer_errors_alone_and_other_types_keep_their_plac
         assert Batcher.order == ["a", "b", "refuse", "bad", "crash:x", "c"]
         assert b.statistics().restarts == 0
         tg.cancel_scope.cancel()
+
+
+class Loading(Actor):
+    """An actor whose start takes long (a tenant loading its history), or fails."""
+
+    starts = 0
+    fail = False
+
+    async def started(self) -> None:
+        Loading.starts += 1
+        if Loading.fail:
+            raise RuntimeError("cannot load")
+        await anyio.sleep(30)
+
+    @handles(Ping)
+    async def ping(self, msg: Ping, sender: str) -> Pong:
+        return Pong(msg.payload)
+
+
+@pytest.mark.parametrize("anyio_backend", BACKENDS)
+@pytest.mark.anyio
+async def test_stopping_an_actor_that_is_still_starting_refuses_its_queue_at_once(
+    anyio_backend,
+):
+    Loading.starts, Loading.fail = 0, False
+    async with anyio.create_task_group() as tg:
+        a, b = await _pair(tg)
+        b.spawn("loading", Loading)
+        ref = a.ref(b.address, "loading")
+        errors: list[RemoteError] = []
+
+        async def ask() -> None:
+            try:
+                await ref.ask(Ping("x"), timeout=10)
+            except RemoteError as e:
+                errors.append(e)
+
+        for _ in range(3):
+            tg.start_soon(ask)
+        await anyio.sleep(0.2)
+        started = anyio.current_time()
+        b.stop("loading")
+        with anyio.fail_after(5):
+            while len(errors) < 3:  # noqa: ASYNC110 - the askers only append
+                await anyio.sleep(0.01)
+        assert anyio.current_time() - started < 2
+        assert {e.code for e in errors} == {"unavailable"}
+        assert not b.has_actor("loading") and Loading.starts == 1
+        tg.cancel_scope.cancel()
+
+
+@pytest.mark.parametrize("anyio_backend", BACKENDS)
+@pytest.mark.anyio
+async def test_a_stopped_actor_whose_start_fails_is_not_restarted(anyio_backend):
+    Loading.starts, Loading.fail = 0, True
+    async with anyio.create_task_group() as tg:
+        a = make_system(restart_policy=RestartPolicy(min_backoff=0.05, max_backoff=0.05))
+        await tg.start(a.run)
+        a.spawn("loading", Loading)
+        with anyio.fail_after(5):
+            while Loading.starts < 2:  # noqa: ASYNC110 - failing and restarting
+                await anyio.sleep(0.01)
+        a.stop("loading")
+        with anyio.fail_after(5):
+            while a.has_actor("loading"):  # noqa: ASYNC110 - polled, as the node's agent does
+                await anyio.sleep(0.01)
+        starts = Loading.starts
+        await anyio.sleep(0.3)
+        assert Loading.starts == starts <= 3
+        tg.cancel_scope.cancel()
