@@ -3,7 +3,8 @@ library on the estimate responses, which carry analogies and drivers per item).
 
 Differences from :mod:`json` that clients can see: ``NaN`` and ``Infinity`` are refused
 in request bodies (they are not JSON), integers beyond 64 bits are read as floats, and
-non-finite floats in responses are written as ``null``.
+non-finite floats in responses are written as ``null``. As with :mod:`json`, an object
+that repeats a key keeps the last value.
 """
 
 from __future__ import annotations

@@ -39,6 +39,11 @@ async def read_body(request: Request, limit: int, timeout: float) -> bytes:
     that has not arrived in full within ``timeout`` seconds (a client sending a byte now
     and then would otherwise hold its connection and buffer for ever)."""
     declared = request.headers.get("content-length")
+    if declared is not None and "transfer-encoding" in request.headers:
+        # RFC 9112 6.3: a proxy in front may frame such a request otherwise than the server
+        # does (request smuggling), so it is refused rather than read either way.
+        raise MalformedBody("send either Content-Length or Transfer-Encoding, not both",
+                            headers={"Connection": "close"})
     if declared and declared.isdigit() and int(declared) > limit:
         raise PayloadTooLarge(f"body of {declared} bytes exceeds the limit of {limit}")
     chunks, size = [], 0
