@@ -25,6 +25,7 @@ from actors.messages import EstimateReply, EstimateRequest, SimulateReply, Simul
 from coordinator.forecast_spec import ForecastRequest, forecast_response
 from coordinator.item_chunks import item_chunks
 from coordinator.membership import Membership
+from coordinator.racing import run_unless
 from coordinator.router import NoNodesAvailable, Router
 from kernels import ForecastPart, ForecastPlan, merge_parts
 from kernels.forecast import GRID_PROBS
@@ -107,33 +108,18 @@ async def _ask_while_live(system: ActorSystem, membership: Membership, address: 
                           msg: SimulateRequest, timeout: float) -> Message:
     """Ask a node for a part, giving up as soon as the node leaves the ring (died, drained)
     rather than at the part's timeout."""
-    reply: list[Message] = []
-    failed: list[Exception] = []
-    lost = False
 
-    async def ask(scope: anyio.CancelScope) -> None:
-        try:
-            reply.append(await system.ask(address, SIMULATOR, msg, timeout))
-        except Exception as e:  # noqa: BLE001 (raised below as it is, not in an ExceptionGroup)
-            failed.append(e)
-        scope.cancel()
+    async def ask() -> Message:
+        return await system.ask(address, SIMULATOR, msg, timeout)
 
-    async def watch(scope: anyio.CancelScope) -> None:
-        nonlocal lost
-        while True:
+    async def node_lost() -> None:
+        while address in {n.address for n in membership.live()}:  # noqa: ASYNC110 - polled
             await anyio.sleep(LIVENESS_POLL)
-            if address not in {n.address for n in membership.live()}:
-                lost = True
-                scope.cancel()
 
-    async with anyio.create_task_group() as tg:
-        tg.start_soon(ask, tg.cancel_scope)
-        tg.start_soon(watch, tg.cancel_scope)
-    if failed:
-        raise failed[0]
-    if lost or not reply:
+    done, reply = await run_unless(ask, node_lost)
+    if not done or reply is None:
         raise RemoteError("node_lost", f"{address} left the cluster during the simulation")
-    return reply[0]
+    return reply
 
 
 async def run_forecast(system: ActorSystem, membership: Membership, plan: ForecastPlan,

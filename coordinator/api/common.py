@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
-import anyio
 from starlette.requests import Request
 
 from coordinator.jsonio import JSONResponse
 from coordinator.problems import ClientClosedRequest, InvalidInput
+from coordinator.racing import run_unless
 from coordinator.state import AppState
 from coordinator.store import events as event_log
 from coordinator.store.outage import UNREACHABLE
@@ -29,29 +29,15 @@ async def unless_client_leaves(request: Request, work: Callable[[], Awaitable[T]
     """The result of ``work()``, cancelled if the client disconnects first (once its body has
     been read, the next ASGI message a client can send is its disconnect): long work that
     nobody will read stops, and the request ends as a 499."""
-    outcome: list[T] = []
-    failure: list[Exception] = []
 
-    async def run(scope: anyio.CancelScope) -> None:
-        try:
-            outcome.append(await work())
-        except Exception as e:  # noqa: BLE001 (raised below as it is, not in an ExceptionGroup)
-            failure.append(e)
-        scope.cancel()
-
-    async def watch(scope: anyio.CancelScope) -> None:
+    async def disconnected() -> None:
         while (await request.receive())["type"] != "http.disconnect":
             pass
-        scope.cancel()
 
-    async with anyio.create_task_group() as tg:
-        tg.start_soon(run, tg.cancel_scope)
-        tg.start_soon(watch, tg.cancel_scope)
-    if failure:
-        raise failure[0]
-    if not outcome:
+    done, result = await run_unless(work, disconnected)
+    if not done:
         raise ClientClosedRequest(f"the client closed the connection before the {what} was done")
-    return outcome[0]
+    return cast(T, result)
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None
