@@ -61,9 +61,10 @@ def split_trials(trials: int, n_tasks: int, sensitivity_trials: int, workers: in
                  ) -> list[Chunk]:
     """Parts covering ``[0, trials)``: as many as the workers or a multiple of that, of
     equal size (so every worker gets the same share), none of more than ``max_task_trials``
-    tasks times trials nor larger than ``max_bytes``."""
+    tasks times trials nor larger than ``max_bytes`` (the trials of the sensitivity sample,
+    which also carry every task's effort, go in smaller parts where they need to)."""
     workers = max(1, workers)
-    per_part = max(1, max_task_trials // max(1, n_tasks))
+    per_part = max(1, min(max_task_trials // max(1, n_tasks), max_bytes // 16))
     n_parts = min(trials, workers * math.ceil(trials / per_part / workers))
     chunks: list[Chunk] = []
     pos = 0
@@ -138,18 +139,31 @@ async def run_forecast(system: ActorSystem, membership: Membership, plan: Foreca
     in_flight = 0
 
     gave_up: list[str] = []
+    busy = dict.fromkeys(nodes, 0)  # parts each node holds
+    failing: set[str] = set()  # nodes that failed a part: they get no more
+
+    def may_take(address: str) -> bool:
+        # A node's first part, or a second one while the parts waiting outnumber the nodes
+        # without any (which take theirs first).
+        if busy[address] == 0:
+            return True
+        idle = sum(1 for a in nodes if busy[a] == 0 and a not in failing)
+        return len(pending) > idle
 
     async def worker(address: str, scope: anyio.CancelScope) -> None:
         # Takes parts until none are left and none are in flight (a failed one comes back).
         nonlocal in_flight
         while True:
             async with changed:
-                while not pending and in_flight:
+                while True:
+                    if address in failing or not (pending or in_flight):
+                        return
+                    if pending and may_take(address):
+                        break
                     await changed.wait()
-                if not pending:
-                    return
                 chunk, attempts = pending.pop(0)
                 in_flight += 1
+                busy[address] += 1
             failed: Exception | None = None
             try:
                 msg = SimulateRequest(wire_plan, chunk.start, chunk.count, request.seed)
@@ -162,7 +176,9 @@ async def run_forecast(system: ActorSystem, membership: Membership, plan: Foreca
                 failures.append(f"{address}: {e}")
             async with changed:
                 in_flight -= 1
+                busy[address] -= 1
                 if failed is not None:
+                    failing.add(address)
                     if attempts + 1 >= MAX_ATTEMPTS:  # stop every worker; raised below
                         gave_up.append(f"part {chunk.start}+{chunk.count} failed "
                                        f"{MAX_ATTEMPTS} times: {'; '.join(failures)}")
@@ -176,8 +192,8 @@ async def run_forecast(system: ActorSystem, membership: Membership, plan: Foreca
                 return  # this node is failing: leave the rest to the others
 
     async with anyio.create_task_group() as tg:
-        for address in nodes:
-            for _ in range(PARTS_IN_FLIGHT):
+        for _ in range(PARTS_IN_FLIGHT):  # every node's first worker before any second one
+            for address in nodes:
                 tg.start_soon(worker, address, tg.cancel_scope)
     if gave_up:
         raise ForecastFailed(gave_up[0])

@@ -12,7 +12,13 @@ import pytest
 from actors import RemoteError
 from actors.messages import SimulateReply, SimulateRequest
 from coordinator.forecast_spec import parse_forecast_request
-from coordinator.forecasting import PART_TASK_TRIALS, ForecastFailed, run_forecast, split_trials
+from coordinator.forecasting import (
+    PART_BYTES,
+    PART_TASK_TRIALS,
+    ForecastFailed,
+    run_forecast,
+    split_trials,
+)
 from kernels import ForecastPlan, simulate_part
 
 REQUEST = parse_forecast_request({"tasks": [{"id": "a", "optimistic": 1, "likely": 2,
@@ -29,9 +35,11 @@ class Nodes:
 
     def __init__(self, fails: Any) -> None:
         self.fails = fails
+        self.asked: list[tuple[str, int]] = []
 
     async def ask(self, address: str, target: str, msg: SimulateRequest, timeout: float
                   ) -> SimulateReply:
+        self.asked.append((address, msg.start))
         await anyio.sleep(0.02 * int(address[1:]))
         if self.fails(address, msg):
             raise RemoteError("handler_failed", f"{address} fails part {msg.start}")
@@ -56,9 +64,34 @@ def test_a_part_that_fails_everywhere_is_a_forecast_failure_not_a_crash() -> Non
         _run(Nodes(lambda address, msg: msg.start == 0))
 
 
+def test_as_many_parts_as_nodes_go_one_to_each_node() -> None:
+    """Each node may hold two parts at once, but not while another node has none."""
+    nodes = Nodes(lambda address, msg: False)
+    assert _run(nodes)["parts"] == 3
+    assert sorted(a for a, _ in nodes.asked) == ["n0", "n1", "n2"]
+
+
+def test_a_node_that_failed_a_part_gets_no_more() -> None:
+    """n1 always fails and n2 fails once: n1 is asked once only (its second worker does not
+    retry on it), so the part's three attempts are not spent on one broken node."""
+    failed_once: set[str] = set()
+
+    def fails(address: str, msg: SimulateRequest) -> bool:
+        if address == "n2" and address not in failed_once:
+            failed_once.add(address)
+            return True
+        return address == "n1"
+
+    nodes = Nodes(fails)
+    answer = _run(nodes)
+    assert answer["effort"] == _run(Nodes(lambda address, msg: False))["effort"]
+    assert [a for a, _ in nodes.asked].count("n1") == 1
+    assert [a for a, _ in nodes.asked].count("n2") == 1
+
+
 @pytest.mark.parametrize("trials,tasks,workers", [
     (1_000_000, 200, 2), (1_000_000, 1000, 3), (30_000, 5, 3), (10, 5, 4), (1, 1, 3),
-    (1_000_000, 10_000, 1),
+    (1_000_000, 10_000, 1), (10_000_000, 1, 3),
 ])
 def test_parts_cover_the_trials_in_equal_shares_of_bounded_work(trials: int, tasks: int,
                                                                  workers: int) -> None:
@@ -69,6 +102,7 @@ def test_parts_cover_the_trials_in_equal_shares_of_bounded_work(trials: int, tas
     assert parts[0].start == 0 and sum(p.count for p in parts) == trials
     assert all(a.start + a.count == b.start for a, b in itertools.pairwise(parts))
     assert all(p.count * tasks <= max(PART_TASK_TRIALS, tasks) for p in parts)
+    assert all(p.count * 16 <= PART_BYTES for p in parts)
     assert len(parts) % workers == 0 or len(parts) == trials
     sizes = [p.count for p in parts]
     assert max(sizes) - min(sizes) <= 1
