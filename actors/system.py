@@ -258,7 +258,12 @@ class ActorSystem:
                         cell.tracker.restarts,
                         delay,
                     )
-                    await anyio.sleep(delay)
+                    with anyio.CancelScope() as cell.start_scope:  # stop() ends the wait
+                        await anyio.sleep(delay)
+                    cell.start_scope = None
+                    if cell.stopped:
+                        self._refuse_queued(cell, f"{cell.name!r} stopped")
+                        return
                     actor = cell.factory()
         finally:
             if self._cells.get(cell.name) is cell:

@@ -8,6 +8,7 @@ from starlette.middleware import Middleware
 from starlette.routing import Route
 
 from coordinator.api import cluster, estimates, forecasts, items, models
+from coordinator.framing import RefuseAmbiguousFraming
 from coordinator.http_metrics import MetricsMiddleware
 from coordinator.problems import (
     ApiError,
@@ -36,7 +37,8 @@ def build_app(state: AppState) -> Starlette:
     ]
     app = Starlette(
         routes=routes,
-        middleware=[Middleware(MetricsMiddleware, metrics=state.http_metrics)],
+        middleware=[Middleware(MetricsMiddleware, metrics=state.http_metrics),
+                    Middleware(RefuseAmbiguousFraming)],
         exception_handlers={
             ApiError: api_error_handler,
             HTTPException: http_exception_handler,

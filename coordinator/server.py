@@ -96,9 +96,12 @@ async def serve(
         hc.accesslog = None
         hc.errorlog = logging.getLogger("hypercorn.error")
         hc.keep_alive_timeout = 75
-        # Hypercorn has no timeout of its own on a request's body: a client that stops
-        # sending mid-request is dropped once no byte has come for this long (a 499).
-        hc.read_timeout = 75
+        # Hypercorn drops a connection once no byte has come from the client for this long,
+        # also while the client waits for its answer (the read goes on meanwhile), so it
+        # bounds how long a request may take: well above the largest forecast (10^9
+        # task-trials, about a minute of one node). It also drops a client that stalls in
+        # its headers; a stalled or trickled body ends earlier, at --body-timeout.
+        hc.read_timeout = 180
         hc.keep_alive_max_requests = 1_000_000  # Hypercorn's default (1000) churns connections
         async with anyio.create_task_group() as tg:
             await tg.start(system.run)

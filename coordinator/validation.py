@@ -39,11 +39,6 @@ async def read_body(request: Request, limit: int, timeout: float) -> bytes:
     that has not arrived in full within ``timeout`` seconds (a client sending a byte now
     and then would otherwise hold its connection and buffer for ever)."""
     declared = request.headers.get("content-length")
-    if declared is not None and "transfer-encoding" in request.headers:
-        # RFC 9112 6.3: a proxy in front may frame such a request otherwise than the server
-        # does (request smuggling), so it is refused rather than read either way.
-        raise MalformedBody("send either Content-Length or Transfer-Encoding, not both",
-                            headers={"Connection": "close"})
     if declared and declared.isdigit() and int(declared) > limit:
         raise PayloadTooLarge(f"body of {declared} bytes exceeds the limit of {limit}")
     chunks, size = [], 0
@@ -67,9 +62,10 @@ _DECIMAL = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 
 
 def csv_number(cell: str) -> float | None:
-    """A CSV cell's number, when it is written as a decimal number (as JSON writes one,
-    with an optional sign); None for anything else, such as ``1_000``, ``nan`` or ``inf``,
-    which Python's float() would also take."""
+    """A CSV cell's number, when it is written as a decimal number (digits with an optional
+    sign, decimal point and exponent, such as ``-3``, ``2.5``, ``.5`` or ``1e3``); None for
+    anything else, such as ``1_000``, ``nan`` or ``inf``, which Python's float() would also
+    take."""
     return float(cell) if _DECIMAL.fullmatch(cell) else None
 
 

@@ -461,3 +461,23 @@ async def test_a_stopped_actor_whose_start_fails_is_not_restarted(anyio_backend)
         await anyio.sleep(0.3)
         assert Loading.starts == starts <= 3
         tg.cancel_scope.cancel()
+
+
+@pytest.mark.parametrize("anyio_backend", BACKENDS)
+@pytest.mark.anyio
+async def test_stopping_an_actor_waiting_to_restart_ends_the_wait(anyio_backend):
+    Loading.starts, Loading.fail = 0, True
+    async with anyio.create_task_group() as tg:
+        a = make_system(restart_policy=RestartPolicy(min_backoff=5.0, max_backoff=5.0))
+        await tg.start(a.run)
+        a.spawn("loading", Loading)
+        with anyio.fail_after(5):
+            while Loading.starts < 1:  # noqa: ASYNC110 - failed, now waiting 5 s to restart
+                await anyio.sleep(0.01)
+        await anyio.sleep(0.1)
+        a.stop("loading")
+        with anyio.fail_after(1):
+            while a.has_actor("loading"):  # noqa: ASYNC110 - polled, as the node's agent does
+                await anyio.sleep(0.01)
+        assert Loading.starts == 1
+        tg.cancel_scope.cancel()

@@ -331,28 +331,39 @@ def test_a_body_trickled_past_the_body_timeout_is_refused_with_408(
     assert BODY_TIMEOUT <= elapsed < BODY_TIMEOUT + 10
 
 
+@pytest.mark.parametrize("request_line,auth", [
+    (b"POST /v1/estimates", True),
+    (b"POST /v1/estimates", False),  # before authentication
+    (b"GET /health", False),  # on any route
+    (b"POST /health", False),  # and any method
+])
 def test_a_body_framed_both_by_length_and_by_chunks_is_refused(
-    cluster3: LocalCluster, keys: dict[str, str]
+    cluster3: LocalCluster, keys: dict[str, str], request_line: bytes, auth: bool
 ) -> None:
     """Content-Length next to Transfer-Encoding: chunked (a request-smuggling pattern when
-    a proxy frames the body the other way) is a 400, not read as either."""
+    a proxy frames the body the other way) is a 400, not read as either, and the
+    connection is closed: a request hidden in the body is never answered."""
     url = urlsplit(cluster3.url)
     body = b'{"title": "x"}'
+    smuggled = b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n"
     with socket.create_connection((url.hostname, url.port), timeout=10) as sock:
-        sock.sendall(b"POST /v1/estimates HTTP/1.1\r\nHost: x\r\n"
-                     b"Authorization: Bearer " + keys["full"].encode() + b"\r\n"
-                     b"Content-Type: application/json\r\nContent-Length: 3\r\n"
+        sock.sendall(request_line + b" HTTP/1.1\r\nHost: x\r\n"
+                     + (b"Authorization: Bearer " + keys["full"].encode() + b"\r\n"
+                        if auth else b"")
+                     + b"Content-Type: application/json\r\nContent-Length: 3\r\n"
                      b"Transfer-Encoding: chunked\r\n\r\n"
-                     + f"{len(body):x}\r\n".encode() + body + b"\r\n0\r\n\r\n")
+                     + f"{len(body):x}\r\n".encode() + body + b"\r\n0\r\n\r\n" + smuggled)
         reply = b""
-        while b"\r\n\r\n" not in reply or not reply.rstrip().endswith(b"}"):
+        while True:
             data = sock.recv(65536)
             if not data:
                 break
             reply += data
     head, _, payload = reply.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 400"), reply[:300]
+    assert b"connection: close" in head.lower()
     assert "not both" in json.loads(payload)["detail"]
+    assert reply.count(b"HTTP/1.1") == 1  # the request after it was not read
 
 
 def test_a_batch_larger_than_one_message_is_answered_in_full(
