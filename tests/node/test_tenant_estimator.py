@@ -20,7 +20,7 @@ from actors.messages import (
     FetchEvents,
     TenantEvents,
 )
-from kernels import Estimator
+from kernels import Estimator, EstimatorConfig
 from node.config import NodeConfig
 from node.tenant_estimator import COORDINATOR_ACTOR, TenantEstimator
 from tests.ports import free_tcp_address
@@ -143,6 +143,32 @@ def _varied_event(seq: int) -> dict:
     data = {"id": f"i{seq}", "title": title, "description": words[(seq * 5) % 8],
             "features": {"size": 1 + seq % 7}, "actual": float(1 + (seq * 7) % 13)}
     return {"seq": seq, "kind": "item", "data": data}
+
+
+@pytest.mark.anyio
+async def test_a_replay_in_pages_teaches_the_model_in_one_call() -> None:
+    """700 events in pages of 300 give the model that learning the whole history in one
+    call gives (the actor now learns a replay in one call: only the last items of a call
+    are predicted one by one to calibrate, so page by page was slower)."""
+    FakeLog.log = [_varied_event(s) for s in range(1, 701)]
+    FakeLog.fetches = []
+    levels = [0.1, 0.5, 0.9]
+    async with anyio.create_task_group() as tg:
+        system, config = await _system(tg)
+        config = dataclasses.replace(config, fetch_page=300, refit_growth=0)
+        ref, _ = _spawn_tracked(system, config)
+        reply = await ref.ask(EstimateRequest("t", [{"title": "login report change 2"}],
+                                              levels), timeout=60)
+        assert isinstance(reply, EstimateReply) and reply.seq == 700
+        assert FakeLog.fetches[:3] == [0, 300, 600]
+        tg.cancel_scope.cancel()
+    direct = Estimator(EstimatorConfig(), prior=config.prior)
+    data = [e["data"] for e in FakeLog.log]
+    direct.learn_many([d["id"] for d in data], [d["title"] for d in data],
+                      [d["description"] for d in data], [d["features"] for d in data],
+                      np.array([d["actual"] for d in data]))
+    expected = direct.predict("login report change 2", "", {}, np.array(levels))
+    assert reply.results[0]["quantiles"] == pytest.approx(list(expected.quantiles), rel=1e-9)
 
 
 @pytest.mark.anyio
