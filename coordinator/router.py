@@ -160,7 +160,9 @@ class Router:
             for _, pending in waiting:
                 self.system.forget(pending)
         self._failed += 1
-        detail = "; ".join(errors) or f"no answer within {self.timeout}s"
+        detail = "; ".join(errors) or (
+            f"no answer within {self.timeout:g} s (an owner that has just started may still "
+            "be loading the tenant's history; retry shortly)")
         raise NoNodesAvailable(f"no owner of the tenant answered: {detail}")
 
     async def _first_reply(self, waiting: list[tuple[str, PendingAsk]], errors: list[str],
