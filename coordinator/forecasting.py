@@ -168,9 +168,13 @@ async def run_forecast(system: ActorSystem, membership: Membership, plan: Foreca
             try:
                 msg = SimulateRequest(wire_plan, chunk.start, chunk.count, request.seed)
                 reply = await _ask_while_live(system, membership, address, msg, part_timeout)
-                if not isinstance(reply, SimulateReply):
+                if not isinstance(reply, SimulateReply) or not isinstance(reply.part, dict):
                     raise RemoteError("bad_reply", f"unexpected {reply.TYPE}")
-                parts.append(ForecastPart.from_dict(reply.part))
+                part = ForecastPart.from_dict(reply.part)
+                if (part.start, part.count, part.seed) != (chunk.start, chunk.count,
+                                                           request.seed):
+                    raise RemoteError("bad_reply", "the part is not the range asked for")
+                parts.append(part)
             except (AskTimeout, RemoteError, ProtocolError, ValueError) as e:
                 failed = e
                 failures.append(f"{address}: {e}")

@@ -6,7 +6,8 @@ heartbeating and serving estimates meanwhile.
 
 A large forecast comes in several parts with the same plan. The plan's beta-PERT tables
 take a while to build (about 0.1 s for 200 three-point tasks, most of it in the inverse
-incomplete beta function), so the tables of the last few plans are kept and reused.
+incomplete beta function), so the tables of the last few plans are kept and reused, up to
+64 MB.
 """
 
 from __future__ import annotations
@@ -24,8 +25,10 @@ from actors.messages import SimulateReply, SimulateRequest
 from kernels import ForecastPart, ForecastPlan, simulate_part
 
 SIMULATOR = "simulator"
-#: Plans whose PERT tables are kept.
+#: Plans whose PERT tables are kept, and the most bytes they may take together (one plan of
+#: 10,000 three-point tasks has 41 MB of tables).
 PERT_CACHE_PLANS = 4
+PERT_CACHE_BYTES = 64 * 1024 * 1024
 
 PertTables = tuple[NDArray[np.int64], NDArray[np.float64]]
 
@@ -37,6 +40,10 @@ def pert_key(plan: ForecastPlan) -> bytes:
         h.update(np.ascontiguousarray(array).tobytes())
         h.update(str(array.shape).encode())
     return h.digest()
+
+
+def _nbytes(cache: OrderedDict[bytes, PertTables]) -> int:
+    return sum(row.nbytes + tables.nbytes for row, tables in cache.values())
 
 
 class SimulationWorker(Actor):
@@ -73,6 +80,9 @@ class SimulationWorker(Actor):
         part = simulate_part(plan, start, count, seed, n_chunks=1)
         self._pert[key] = plan.pert_tables
         self._pert.move_to_end(key)
-        while len(self._pert) > PERT_CACHE_PLANS:
+        while len(self._pert) > PERT_CACHE_PLANS or (
+                len(self._pert) > 1 and _nbytes(self._pert) > PERT_CACHE_BYTES):
             self._pert.popitem(last=False)
+        if _nbytes(self._pert) > PERT_CACHE_BYTES:  # one plan alone too big to keep
+            self._pert.clear()
         return part

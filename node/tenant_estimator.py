@@ -269,8 +269,9 @@ class TenantEstimator(Actor):
 
     def _learn(self, batch: list[Learn]) -> None:
         _learn(self.model, batch)
-        if self._learned_since_snapshot is not None:
-            self._learned_since_snapshot.extend(batch)
+        since = self._learned_since_snapshot  # a failed refit may reset it meanwhile
+        if since is not None:
+            since.extend(batch)
 
     def _fold(self, event: dict[str, Any]) -> Learn | None:
         """Apply one event to the item table; return what the model should learn, if any."""

@@ -89,6 +89,19 @@ def test_a_node_that_failed_a_part_gets_no_more() -> None:
     assert [a for a, _ in nodes.asked].count("n2") == 1
 
 
+def test_a_part_for_another_range_than_asked_is_run_again_elsewhere() -> None:
+    class WrongRange(Nodes):
+        async def ask(self, address: str, target: str, msg: SimulateRequest,
+                      timeout: float) -> SimulateReply:
+            if address == "n0":  # answers a part one trial short
+                msg = SimulateRequest(msg.plan, msg.start, msg.count - 1, msg.seed)
+            return await super().ask(address, target, msg, timeout)
+
+    healthy = _run(Nodes(lambda address, msg: False))
+    answer = _run(WrongRange(lambda address, msg: False))
+    assert answer["effort"] == healthy["effort"] and answer["parts"] == 3
+
+
 @pytest.mark.parametrize("trials,tasks,workers", [
     (1_000_000, 200, 2), (1_000_000, 1000, 3), (30_000, 5, 3), (10, 5, 4), (1, 1, 3),
     (1_000_000, 10_000, 1), (10_000_000, 1, 3),

@@ -62,3 +62,19 @@ async def test_parts_of_one_plan_reuse_its_tables_with_the_same_answer(anyio_bac
             await ref.ask(SimulateRequest({"tasks": 1}, 0, 10, 7), timeout=30)
         assert e.value.code == "bad_request"
         tg.cancel_scope.cancel()
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+async def test_tables_bigger_than_the_cache_are_not_kept(anyio_backend, monkeypatch):
+    monkeypatch.setattr("node.simulation_worker.PERT_CACHE_BYTES", 1000)  # < 20 x 513 x 8
+    workers: list[SimulationWorker] = []
+    async with anyio.create_task_group() as tg:
+        system = ActorSystem(Transport(free_tcp_address(), b"k"))
+        await tg.start(system.run)
+        system.spawn(SIMULATOR, lambda: workers.append(SimulationWorker()) or workers[-1])
+        ref = system.ref(system.address, SIMULATOR)
+        for start in (0, 10):
+            await ref.ask(SimulateRequest(_plan(), start, 10, 7), timeout=30)
+        assert workers[-1].pert_reused == 0 and not workers[-1]._pert
+        tg.cancel_scope.cancel()
