@@ -323,7 +323,9 @@ class TenantEstimator(Actor):
             if self.last_seq >= reply.head_seq or self.last_seq == before:
                 break
         if learned:
-            await anyio.to_thread.run_sync(self._learn, learned)
+            # A stop during a load does not wait for this call: the stopped actor's model is
+            # thrown away, and the call finishes on its own.
+            await anyio.to_thread.run_sync(self._learn, learned, abandon_on_cancel=True)
 
     async def _fetch(self, after_seq: int) -> TenantEvents:
         candidates = list(self.config.coordinators)
