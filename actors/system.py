@@ -7,9 +7,10 @@ is encoded and sent through the transport. Every ask has a timeout.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -228,12 +229,8 @@ class ActorSystem:
                 actor.bind(self, cell.name)
                 cell.tracker.started()
                 try:
-                    with anyio.CancelScope() as scope:
-                        cell.start_scope = scope
-                        if cell.stopped:
-                            scope.cancel()
+                    with self._stoppable(cell) as scope:
                         await actor.started()
-                    cell.start_scope = None
                     if scope.cancelled_caught:
                         self._refuse_queued(cell, f"{cell.name!r} stopped before it was ready")
                         return
@@ -244,12 +241,6 @@ class ActorSystem:
                     await actor.stopping()
                     return
                 except Exception:
-                    cell.start_scope = None
-                    if cell.stopped:  # nobody wants it any more: no restart
-                        log.warning("stopped actor failed actor=%s address=%s", cell.name,
-                                    self.address, exc_info=True)
-                        self._refuse_queued(cell, f"{cell.name!r} stopped")
-                        return
                     delay = cell.tracker.failed()
                     log.exception(
                         "actor failed actor=%s address=%s restarts=%d backoff=%.3f",
@@ -258,10 +249,9 @@ class ActorSystem:
                         cell.tracker.restarts,
                         delay,
                     )
-                    with anyio.CancelScope() as cell.start_scope:  # stop() ends the wait
+                    with self._stoppable(cell):  # a stop ends the wait, or skips it
                         await anyio.sleep(delay)
-                    cell.start_scope = None
-                    if cell.stopped:
+                    if cell.stopped:  # nobody wants it any more: no restart
                         self._refuse_queued(cell, f"{cell.name!r} stopped")
                         return
                     actor = cell.factory()
@@ -272,6 +262,19 @@ class ActorSystem:
             self._c.handled_of_stopped += cell.handled
             self._c.failed_of_stopped += cell.failed
             cell.done.set()
+
+    @staticmethod
+    @contextlib.contextmanager
+    def _stoppable(cell: _Cell) -> Iterator[anyio.CancelScope]:
+        """A scope that :meth:`stop` cancels (at once if the cell is stopped already)."""
+        with anyio.CancelScope() as scope:
+            cell.start_scope = scope
+            if cell.stopped:
+                scope.cancel()
+            try:
+                yield scope
+            finally:
+                cell.start_scope = None
 
     def _refuse_queued(self, cell: _Cell, why: str) -> None:
         """Answer every ask still in a stopped actor's mailbox with ``unavailable``."""

@@ -2,7 +2,8 @@
 
 A batch of estimates (or a forecast's work-item tasks) goes to the tenant's owner as one
 message when it is small, which is the common case; one whose text would not fit in a frame
-(8 MiB by default), or whose reply might not, goes as several asks, one after the other.
+(8 MiB by default), or whose reply might not, goes as several asks (a batch of estimates
+asks them at once, a forecast one after the other).
 """
 
 from __future__ import annotations
