@@ -4,8 +4,9 @@ An item's analogy vector folds its sparse feature vector into ``width`` float32
 coordinates: the structured block (numeric, categorical, indicators) keeps its own
 coordinates and the hashed text block is folded onto the rest by index modulo (signed
 hashing makes the fold another signed hash). The bias is left out. Similarity is cosine.
-The index holds no state of its own worth saving: it is rebuilt from the stored
-feature vectors, so snapshots stay small.
+The index can be rebuilt from the stored feature vectors; a model snapshot may also carry
+the graph itself (:meth:`AnalogyIndex.graph_state`), which restores in milliseconds where a
+large tenant's rebuild takes seconds.
 
 While the index holds at most ``flat_limit`` vectors (4,096 by default), a search compares
 the query with every live vector instead of walking the graph
@@ -16,6 +17,9 @@ against 53 / 57.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
 
 import hnswlib
 import numpy as np
@@ -177,9 +181,82 @@ class AnalogyIndex:
         order = np.argsort(-sims, axis=1, kind="stable")[:, :k]
         return labels[order], np.take_along_axis(sims, order, axis=1)
 
+    def graph_state(self) -> dict[str, Any]:
+        """The hnswlib graph as plain values and arrays (for model snapshots): restoring
+        it with :meth:`load_graph` skips rebuilding, which is most of a large tenant's
+        load time (about 5 s for 21,000 items), and gives the very same graph.
+
+        Raises ValueError if vectors are deleted (the caller compacts first).
+        """
+        if self.n_deleted:
+            raise ValueError("compact the index before saving its graph")
+        params = dict(self._index.__getstate__()[0])
+        count = int(params["cur_element_count"])
+        params["element_levels"] = np.asarray(params["element_levels"])[:count].copy()
+        params["max_elements"] = count
+        return params
+
+    def load_graph(self, params: Mapping[str, Any], vectors: NDArray[np.float32],
+                   labels: NDArray[np.int64]) -> None:
+        """Replace the index by a saved graph of exactly these labelled vectors (see
+        :meth:`graph_state`); the vectors also refill the exhaustive copy of a small index.
+
+        Raises ValueError if the graph does not fit this index or these labels.
+        """
+        _check_graph(params, self.width, labels)
+        index = hnswlib.Index(dict(params))
+        index.set_num_threads(1)
+        index.set_ef(self.ef)
+        self._index = index
+        self.n_deleted = 0
+        self._reset_flat()
+        if self._flat is not None:
+            if labels.shape[0] > self.flat_limit:
+                self._flat = None
+            else:
+                self._flat.add(vectors, labels)
+
     def _is_deleted(self, label: int) -> bool:
         try:
             self._index.get_items([label])
         except RuntimeError:
             return True
         return False
+
+
+_GRAPH_ARRAYS = {"label_lookup_external": np.uint64, "label_lookup_internal": np.uint32,
+                 "element_levels": np.int32, "data_level0": np.int8, "link_lists": np.int8}
+
+
+def _check_graph(params: Mapping[str, Any], width: int, labels: NDArray[np.int64]) -> None:
+    """Refuse a saved graph that is not a cosine graph of ``width`` over exactly ``labels``
+    with consistent array sizes (hnswlib itself trusts what it is given)."""
+    try:
+        count = int(params["cur_element_count"])
+        per_element = int(params["size_data_per_element"])
+        arrays = {k: params[k] for k in _GRAPH_ARRAYS}
+        ok = (params["space"] == "cosine" and int(params["dim"]) == width
+              and not params["has_deletions"] and count == labels.shape[0]
+              and int(params["max_elements"]) == count)
+    except (KeyError, TypeError, ValueError) as e:
+        raise ValueError(f"malformed analogy graph: {e}") from e
+    if not ok:
+        raise ValueError("the analogy graph does not match the stored items")
+    for key, dtype in _GRAPH_ARRAYS.items():
+        value = arrays[key]
+        if not isinstance(value, np.ndarray) or value.dtype != dtype or value.ndim != 1:
+            raise ValueError(f"malformed analogy graph: {key}")
+    levels = arrays["element_levels"]
+    if (arrays["data_level0"].shape[0] != count * per_element or levels.shape[0] != count
+            or arrays["label_lookup_external"].shape[0] != count
+            or arrays["label_lookup_internal"].shape[0] != count
+            or np.any(levels < 0)
+            or arrays["link_lists"].shape[0]
+            != int(levels.sum()) * int(params["size_links_per_element"])):
+        raise ValueError("malformed analogy graph: array sizes do not match")
+    internal = np.sort(arrays["label_lookup_internal"].astype(np.int64))
+    if not np.array_equal(internal, np.arange(count)):
+        raise ValueError("malformed analogy graph: internal ids")
+    if not np.array_equal(np.sort(arrays["label_lookup_external"].astype(np.int64)),
+                          np.sort(labels)):
+        raise ValueError("the analogy graph does not hold the stored items")

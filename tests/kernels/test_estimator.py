@@ -218,6 +218,39 @@ def test_state_round_trip_through_msgpack() -> None:
         Estimator.from_state(broken)
 
 
+@pytest.mark.parametrize("n", [300, 4200])  # searched exhaustively / through the graph
+def test_state_with_index_restores_the_same_graph(n: int) -> None:
+    from actors.wire import pack, unpack
+
+    ids, titles, descs, feats, efforts = synthetic(n + 40, 11)
+    est = Estimator(SMALL)
+    est.learn_many(ids[:n], titles[:n], descs[:n], feats[:n], efforts[:n])
+    state = unpack(pack(est.to_state(with_index=True)))
+    assert any(key.startswith("index.") for key in state)
+    restored = Estimator.from_state(state)
+    q_t, q_d, q_f = titles[n:], descs[n:], feats[n:]
+    predictions_equal(restored.predict_many(q_t, q_d, q_f, Q), est.predict_many(q_t, q_d, q_f, Q))
+    assert (restored._index._flat is None) == (est._index._flat is None) == (n > 4096)
+    for e in (est, restored):  # the restored graph grows like the original
+        e.learn_many(ids[n:], titles[n:], descs[n:], feats[n:], efforts[n:])
+    predictions_equal(restored.predict_many(q_t, q_d, q_f, Q), est.predict_many(q_t, q_d, q_f, Q))
+
+
+def test_state_with_a_graph_of_other_items_is_refused() -> None:
+    ids, titles, descs, feats, efforts = synthetic(60, 12)
+    est = Estimator(SMALL)
+    est.learn_many(ids, titles, descs, feats, efforts)
+    state = est.to_state(with_index=True)
+    other = Estimator(SMALL)
+    other.learn_many(ids[:50], titles[:50], descs[:50], feats[:50], efforts[:50])
+    foreign = {k: v for k, v in other.to_state(with_index=True).items() if k.startswith("index.")}
+    truncated = {**state, "index.link_lists": state["index.link_lists"][:-1]}
+    retyped = {**state, "index.data_level0": state["index.data_level0"].astype(np.float64)}
+    for broken in ({**state, **foreign}, truncated, retyped, {**state, "index.dim": 3}):
+        with pytest.raises(ValueError, match="malformed|does not"):
+            Estimator.from_state(broken)
+
+
 def test_refit_equals_learning_afresh_with_the_chosen_prior() -> None:
     ids, titles, descs, _, efforts = synthetic(150, 8)
     feats: list[dict[str, Any]] = [{"team": "web"}] * 150
