@@ -247,7 +247,7 @@ def test_state_with_a_graph_of_other_items_is_refused() -> None:
     truncated = {**state, "index.link_lists": state["index.link_lists"][:-1]}
     retyped = {**state, "index.data_level0": state["index.data_level0"].astype(np.float64)}
     for broken in ({**state, **foreign}, truncated, retyped, {**state, "index.dim": 3}):
-        with pytest.raises(ValueError, match="malformed|does not"):
+        with pytest.raises(ValueError, match=r"malformed|does not"):
             Estimator.from_state(broken)
 
 
