@@ -71,6 +71,36 @@ class FetchEvents(Message):
     limit: int = 5000
 
 
+# ---- model snapshots (node -> coordinator) ---------------------------------------------------
+
+
+@message
+class SnapshotPart(Message):
+    """One part of a tenant's model snapshot as of log position ``seq``: a node sends every
+    part in order to one coordinator, which stores the whole once the last one arrives
+    (``digest``: blake2b-256 of all parts joined; ``size``: their total length). Also the
+    reply to :class:`FetchSnapshot`, where ``parts == 0`` means there is no snapshot."""
+
+    TYPE = "snapshot-part.v1"
+    tenant: str
+    seq: int
+    part: int
+    parts: int
+    size: int
+    digest: bytes
+    data: bytes
+
+
+@message
+class FetchSnapshot(Message):
+    """Ask a coordinator for part ``part`` of a tenant's snapshot at ``seq`` (-1: the newest)."""
+
+    TYPE = "fetch-snapshot.v1"
+    tenant: str
+    part: int = 0
+    seq: int = -1
+
+
 # ---- estimation -----------------------------------------------------------------------------
 
 

@@ -1,7 +1,9 @@
 """The coordinator's actor: what nodes ask of a coordinator over nng.
 
-Heartbeats (membership), leave notices, and event-log fetches (a node catching up on a tenant).
-It is stateless apart from the shared membership table, so it serves many asks at once.
+Heartbeats (membership), leave notices, event-log fetches (a node catching up on a tenant),
+and model snapshots (stored for nodes that take a tenant over, read back part by part). It
+holds the shared membership table and the parts of snapshots still arriving, and serves many
+asks at once.
 """
 
 from __future__ import annotations
@@ -9,10 +11,19 @@ from __future__ import annotations
 import asyncpg
 
 from actors import Actor, Refused, handles
-from actors.messages import ClusterView, FetchEvents, Heartbeat, Leave, TenantEvents
+from actors.messages import (
+    ClusterView,
+    FetchEvents,
+    FetchSnapshot,
+    Heartbeat,
+    Leave,
+    SnapshotPart,
+    TenantEvents,
+)
 from actors.wire import pack
 from coordinator.membership import Membership
-from coordinator.store import events
+from coordinator.snapshot_assembly import SnapshotAssembly, SnapshotRefused
+from coordinator.store import events, snapshots
 
 COORDINATOR_ACTOR = "coordinator"
 
@@ -30,6 +41,7 @@ class CoordinatorActor(Actor):
         self.membership = membership
         self.max_fetch = max_fetch
         self.max_reply_bytes = max_reply_bytes
+        self.snapshots = SnapshotAssembly()
 
     @handles(Heartbeat)
     async def on_heartbeat(self, msg: Heartbeat, sender: str) -> ClusterView:
@@ -59,6 +71,37 @@ class CoordinatorActor(Actor):
                 break
             wire.append(item)
         return TenantEvents(msg.tenant, wire, head)
+
+    @handles(SnapshotPart)
+    async def on_snapshot_part(self, msg: SnapshotPart, sender: str) -> None:
+        try:
+            whole = self.snapshots.add(msg, sender)
+        except SnapshotRefused as e:
+            raise Refused(e.reason, str(e)) from e
+        if whole is None:
+            return
+        try:
+            async with self.pool.acquire() as conn:
+                stored = await snapshots.save(conn, whole.tenant, whole.seq, whole.digest,
+                                              whole.parts)
+        except asyncpg.ForeignKeyViolationError:
+            stored = False  # the tenant was deleted meanwhile
+        except (asyncpg.PostgresError, OSError) as e:
+            raise Refused("unavailable", f"snapshot store unavailable: {e}") from e
+        if not stored:
+            raise Refused("not-found", f"no tenant {whole.tenant!r} with seq {whole.seq}")
+
+    @handles(FetchSnapshot)
+    async def on_fetch_snapshot(self, msg: FetchSnapshot, sender: str) -> SnapshotPart:
+        try:
+            found = await snapshots.read_part(self.pool, msg.tenant, msg.part,
+                                              None if msg.seq < 0 else msg.seq)
+        except (asyncpg.PostgresError, OSError) as e:
+            raise Refused("unavailable", f"snapshot store unavailable: {e}") from e
+        if found is None:
+            return SnapshotPart(msg.tenant, msg.seq, msg.part, 0, 0, b"", b"")
+        return SnapshotPart(msg.tenant, found.seq, found.part, found.parts, found.size,
+                            found.digest, found.data)
 
     def view(self) -> ClusterView:
         """The current live membership as sent to nodes."""

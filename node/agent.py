@@ -13,6 +13,7 @@ import anyio
 
 from actors import ActorSystem, AskTimeout, RemoteError, Ring
 from actors.messages import ClusterView, EstimateJSONRequest, Heartbeat, Leave
+from node import snapshots
 from node.config import NodeConfig
 from node.tenant_estimator import COORDINATOR_ACTOR
 
@@ -67,6 +68,9 @@ class NodeAgent:
                 "bad_messages": stats.bad_messages,
                 "frames_dropped": stats.transport.frames_dropped,
                 "envelopes_dropped": stats.transport.envelopes_dropped,
+                "snapshots_saved": snapshots.COUNTERS.saved,
+                "snapshots_loaded": snapshots.COUNTERS.loaded,
+                "snapshots_failed": snapshots.COUNTERS.failed,
                 # Message types beyond the first protocol that this node handles: a
                 # coordinator sends them only to nodes that list them (rolling upgrades).
                 "speaks": SPEAKS,

@@ -29,3 +29,8 @@ class NodeConfig:
     # its actuals have grown by the factor refit_growth since the last refit; 0 disables.
     refit_growth: float = 2.0
     refit_min_items: int = 50
+    # After each refit the model is saved as a snapshot through a coordinator, in parts of
+    # snapshot_part_bytes; a node taking a tenant over loads the newest one and replays only
+    # the events after it (see node.snapshots).
+    snapshots: bool = True
+    snapshot_part_bytes: int = 4 * 1024 * 1024

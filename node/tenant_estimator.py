@@ -1,6 +1,7 @@
 """The tenant estimator actor: one tenant's model, folded from its event log in order.
 
-It starts empty, replays the tenant's events from a coordinator, then applies each pushed
+It starts from the tenant's newest model snapshot, if a coordinator has one (else empty),
+replays the tenant's events after it from a coordinator, then applies each pushed
 event in sequence order. An event that leaves a gap (seq > last + 1) is held back while the
 missing ones are fetched. An estimate request carries the sequence number it must reflect
 (read-your-writes); the actor catches up before answering, or refuses with ``behind``.
@@ -13,6 +14,8 @@ while the current model keeps serving and learning. What it learns meanwhile is 
 and replayed into the refitted model, which is then swapped in between two messages; the
 model version names the refit and the log prefix it was fitted on
 (``reckon-blend.v3+refit2.s780/acme@812``), so one version string means one model.
+Each refitted model is also saved as a snapshot (:mod:`node.snapshots`) for the next node
+that loads the tenant.
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ from actors.messages import (
     TenantEvents,
 )
 from kernels import Estimator, EstimatorConfig, Prediction, Predictions
-from node import estimate_json
+from node import estimate_json, snapshots
 from node.config import NodeConfig
 
 log = logging.getLogger("reckon.node.estimator")
@@ -88,10 +91,13 @@ class TenantEstimator(Actor):
         self._refitted: Estimator | None = None
         self._learned_since_snapshot: list[Learn] | None = None
         self._snapshot_seq = 0
+        self._items_at_refit: dict[str, dict[str, Any]] = {}
         #: The seq of the log prefix the model in use was refitted from (0: never refitted).
         self.refit_seq = 0
 
     async def started(self) -> None:
+        if self.config.snapshots:
+            await self._load_snapshot()
         await self.catch_up()
         self._start_refit_if_due()  # a replayed history is refitted as a long-lived one was
         log.info("tenant loaded tenant=%s seq=%d observations=%d address=%s",
@@ -209,6 +215,7 @@ class TenantEstimator(Actor):
             return
         job = self.model.refit_job()  # a consistent snapshot, taken here between messages
         self._snapshot_seq = self.last_seq
+        self._items_at_refit = dict(self.items)  # entries are replaced, never changed
         self._refit_running = True
         self._learned_since_snapshot = []
         self.system.start_soon(self._refit, job)
@@ -225,7 +232,43 @@ class TenantEstimator(Actor):
             return
         log.info("refit done tenant=%s observations=%d seconds=%.2f", self.tenant,
                  refitted.n_observations, anyio.current_time() - started)
+        snapshot = snapshots.TenantSnapshot(self.tenant, self._snapshot_seq, self.refits + 1,
+                                            self._items_at_refit, refitted)
+        self._items_at_refit = {}
+        data = None
+        if self.config.snapshots:  # before the swap: nothing else touches the model yet
+            try:
+                data = await anyio.to_thread.run_sync(
+                    snapshots.encode, snapshot, self.config.prior, abandon_on_cancel=True)
+            except (ValueError, TypeError) as e:
+                snapshots.COUNTERS.failed += 1
+                log.warning("snapshot not encoded tenant=%s error=%s", self.tenant, e)
         self._refitted = refitted  # swapped in by the next message (see _swap_refitted)
+        if data is not None:
+            await snapshots.save(self.system, self._coordinators(), self.tenant, snapshot.seq,
+                                 data, self.config.snapshot_part_bytes, self.config.fetch_timeout)
+
+    async def _load_snapshot(self) -> None:
+        """Start from the newest snapshot, if one can be read and is of this tenant (else
+        the whole log is replayed, as if there were none)."""
+        data = await snapshots.fetch(self.system, self._coordinators(), self.tenant,
+                                     self.config.fetch_timeout)
+        if data is None:
+            return
+        try:
+            loaded = await anyio.to_thread.run_sync(
+                snapshots.decode, data, self.tenant, self.config.prior, abandon_on_cancel=True)
+        except ValueError as e:
+            snapshots.COUNTERS.failed += 1
+            log.warning("snapshot not used tenant=%s error=%s", self.tenant, e)
+            return
+        self.model, self.items = loaded.model, loaded.items
+        self.last_seq = self.refit_seq = loaded.seq
+        self.refits = loaded.refits
+        self._next_refit = self._after(self.model.n_observations)
+        snapshots.COUNTERS.loaded += 1
+        log.info("snapshot loaded tenant=%s seq=%d observations=%d bytes=%d", self.tenant,
+                 loaded.seq, self.model.n_observations, len(data))
 
     def _swap_refitted(self) -> None:
         """Swap a finished refit in, after replaying what was learned since its snapshot."""
@@ -327,15 +370,19 @@ class TenantEstimator(Actor):
             # thrown away, and the call finishes on its own.
             await anyio.to_thread.run_sync(self._learn, learned, abandon_on_cancel=True)
 
-    async def _fetch(self, after_seq: int) -> TenantEvents:
+    def _coordinators(self) -> list[str]:
+        """The coordinators to ask, the one that last pushed events to this actor first."""
         candidates = list(self.config.coordinators)
         if self.preferred_coordinator and self.preferred_coordinator not in candidates:
             candidates.insert(0, self.preferred_coordinator)
         elif self.preferred_coordinator:
             candidates.remove(self.preferred_coordinator)
             candidates.insert(0, self.preferred_coordinator)
+        return candidates
+
+    async def _fetch(self, after_seq: int) -> TenantEvents:
         errors = []
-        for address in candidates:
+        for address in self._coordinators():
             try:
                 reply = await self.system.ask(
                     address,

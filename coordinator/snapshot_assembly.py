@@ -1,0 +1,103 @@
+"""Model snapshots arriving part by part from nodes, held until whole.
+
+A node sends the parts of one snapshot in order, each in its own message; the coordinator
+keeps them in memory and stores the snapshot once the last part arrives and the digest of
+the whole matches (:mod:`coordinator.store.snapshots`). Bounded: a snapshot that stops
+arriving is dropped after ``ttl`` seconds, and parts beyond ``max_bytes`` held in all are
+refused (the node tries again after its next refit).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from actors.messages import SnapshotPart
+
+#: Most parts one snapshot may have (4 MB parts: 4 GB).
+MAX_PARTS = 1024
+
+
+class SnapshotRefused(Exception):
+    """A part that cannot be taken; ``reason`` is ``bad-request`` or ``busy``."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
+
+
+@dataclass
+class _Pending:
+    parts: int
+    size: int
+    digest: bytes
+    started: float
+    data: list[bytes] = field(default_factory=list)
+
+    @property
+    def held(self) -> int:
+        return sum(len(d) for d in self.data)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """A whole snapshot, its digest checked."""
+
+    tenant: str
+    seq: int
+    digest: bytes
+    parts: list[bytes]
+
+
+class SnapshotAssembly:
+    """Pending snapshots keyed by (sender, tenant, seq)."""
+
+    def __init__(self, max_bytes: int = 512 * 1024 * 1024, ttl: float = 120.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.max_bytes = max_bytes
+        self.ttl = ttl
+        self._clock = clock
+        self._pending: dict[tuple[str, str, int], _Pending] = {}
+
+    @property
+    def held_bytes(self) -> int:
+        """Bytes of parts held for snapshots not yet whole."""
+        return sum(p.held for p in self._pending.values())
+
+    def add(self, msg: SnapshotPart, sender: str) -> Snapshot | None:
+        """Take one part; the whole snapshot when this was its last part, else None.
+
+        Raises :class:`SnapshotRefused` for a part out of order, one that does not agree with
+        the first, a digest that does not match, or no room.
+        """
+        now = self._clock()
+        for key in [k for k, p in self._pending.items() if now - p.started > self.ttl]:
+            del self._pending[key]
+        if not 0 < msg.parts <= MAX_PARTS or msg.size < 0 or len(msg.digest) != 32:
+            raise SnapshotRefused("bad-request", "malformed snapshot part")
+        key = (sender, msg.tenant, msg.seq)
+        if msg.part == 0:
+            self._pending[key] = _Pending(msg.parts, msg.size, msg.digest, now)
+        pending = self._pending.get(key)
+        if pending is None or msg.part != len(pending.data) or (
+                (msg.parts, msg.size, msg.digest) != (pending.parts, pending.size, pending.digest)):
+            self._pending.pop(key, None)
+            raise SnapshotRefused("bad-request", f"snapshot part {msg.part} out of order")
+        if pending.held + len(msg.data) > pending.size:
+            del self._pending[key]
+            raise SnapshotRefused("bad-request", "snapshot larger than announced")
+        if self.held_bytes + len(msg.data) > self.max_bytes:
+            del self._pending[key]
+            raise SnapshotRefused("busy", "too many snapshots arriving at once")
+        pending.data.append(msg.data)
+        if len(pending.data) < pending.parts:
+            return None
+        del self._pending[key]
+        digest = hashlib.blake2b(digest_size=32)
+        for d in pending.data:
+            digest.update(d)
+        if pending.held != pending.size or digest.digest() != pending.digest:
+            raise SnapshotRefused("bad-request", "snapshot digest or size does not match")
+        return Snapshot(msg.tenant, msg.seq, pending.digest, pending.data)

@@ -1,0 +1,69 @@
+"""Model snapshots in PostgreSQL: written whole in one transaction, read part by part.
+
+A tenant keeps its :data:`KEEP` newest snapshots (by log position); saving one deletes
+the older ones in the same transaction. A node reading a snapshot names its ``seq`` for
+every part after the first, so it never mixes parts of two snapshots; a snapshot deleted
+meanwhile reads as absent and the node falls back to replaying the whole log.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import asyncpg
+
+#: Snapshots kept per tenant (the newest; an older one serves while a newer is written).
+KEEP = 2
+
+
+@dataclass(frozen=True)
+class SnapshotPart:
+    """One part of a stored snapshot, with what identifies the whole."""
+
+    seq: int
+    part: int
+    parts: int
+    size: int
+    digest: bytes
+    data: bytes
+
+
+async def save(conn: asyncpg.Connection, tenant_id: str, seq: int, digest: bytes,
+               parts: Sequence[bytes]) -> bool:
+    """Store a snapshot of the log prefix up to ``seq``; False if the tenant is unknown or
+    ``seq`` is past its log. Saving a ``seq`` that is already stored replaces it."""
+    async with conn.transaction():
+        head = await conn.fetchval("SELECT head_seq FROM tenants WHERE id = $1",
+                                   tenant_id)
+        if head is None or seq > head:
+            return False
+        await conn.execute("DELETE FROM model_snapshots WHERE tenant_id = $1 AND seq = $2",
+                           tenant_id, seq)
+        await conn.execute(
+            "INSERT INTO model_snapshots (tenant_id, seq, parts, size, digest)"
+            " VALUES ($1, $2, $3, $4, $5)",
+            tenant_id, seq, len(parts), sum(len(p) for p in parts), digest)
+        await conn.executemany(
+            "INSERT INTO model_snapshot_parts (tenant_id, seq, part, data) VALUES ($1, $2, $3, $4)",
+            [(tenant_id, seq, i, p) for i, p in enumerate(parts)])
+        await conn.execute(
+            "DELETE FROM model_snapshots WHERE tenant_id = $1 AND seq NOT IN"
+            " (SELECT seq FROM model_snapshots WHERE tenant_id = $1 ORDER BY seq DESC LIMIT $2)",
+            tenant_id, KEEP)
+    return True
+
+
+async def read_part(conn: asyncpg.Connection | asyncpg.Pool, tenant_id: str, part: int,
+                    seq: int | None = None) -> SnapshotPart | None:
+    """Part ``part`` of the snapshot at ``seq`` (None: the newest); None if there is none."""
+    row = await conn.fetchrow(
+        "SELECT s.seq, s.parts, s.size, s.digest, p.part, p.data FROM model_snapshots s"
+        " JOIN model_snapshot_parts p ON p.tenant_id = s.tenant_id AND p.seq = s.seq"
+        " WHERE s.tenant_id = $1 AND p.part = $2 AND ($3::bigint IS NULL OR s.seq = $3)"
+        " ORDER BY s.seq DESC LIMIT 1",
+        tenant_id, part, seq)
+    if row is None:
+        return None
+    return SnapshotPart(int(row["seq"]), int(row["part"]), int(row["parts"]), int(row["size"]),
+                        bytes(row["digest"]), bytes(row["data"]))

@@ -1,0 +1,149 @@
+"""Tenant model snapshots: what a node saves after a refit and loads on taking a tenant over.
+
+A snapshot is the refitted model with its analogy graph (so loading skips the index
+rebuild, most of a large tenant's load time), the tenant's item table, and the log
+position ``seq`` they reflect. It is msgpack (numpy arrays as the wire's ext type), cut
+into parts that each fit a message, and stored through a coordinator in PostgreSQL
+(:mod:`coordinator.store.snapshots`). A node loading a tenant takes the newest snapshot
+and replays only the events after its ``seq``; whatever goes wrong on the way (no
+coordinator, a missing part, a digest or format that does not match, a model built on
+another cold-start prior) leaves it replaying the whole log, as without snapshots.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from actors import AskTimeout, RemoteError
+from actors.errors import ProtocolError
+from actors.messages import FetchSnapshot, SnapshotPart
+from actors.system import ActorSystem
+from actors.wire import pack, unpack
+from kernels import Estimator, PublicPrior
+
+log = logging.getLogger("reckon.node.snapshots")
+
+COORDINATOR_ACTOR = "coordinator"
+FORMAT = 1
+
+
+@dataclass
+class TenantSnapshot:
+    """A tenant's state as of log position ``seq``."""
+
+    tenant: str
+    seq: int
+    refits: int
+    items: dict[str, dict[str, Any]]
+    model: Estimator
+
+
+@dataclass
+class SnapshotCounters:
+    """What this node's snapshots did (reported in heartbeats)."""
+
+    saved: int = 0
+    loaded: int = 0
+    failed: int = 0
+
+
+COUNTERS = SnapshotCounters()
+
+
+def _prior_key(prior: PublicPrior | None) -> list[float] | None:
+    return None if prior is None else [float(v) for v in dataclasses.astuple(prior)]
+
+
+def encode(snapshot: TenantSnapshot, prior: PublicPrior | None) -> bytes:
+    """The snapshot as bytes (the model's own arrays are read, not changed)."""
+    ids = list(snapshot.items)
+    return pack({
+        "format": FORMAT, "tenant": snapshot.tenant, "seq": snapshot.seq,
+        "refits": snapshot.refits, "prior": _prior_key(prior),
+        "item_ids": ids,
+        "item_titles": [snapshot.items[i]["title"] for i in ids],
+        "item_descriptions": [snapshot.items[i]["description"] for i in ids],
+        "item_features": [snapshot.items[i]["features"] for i in ids],
+        "model": snapshot.model.to_state(with_index=True),
+    })
+
+
+def decode(data: bytes, tenant: str, prior: PublicPrior | None) -> TenantSnapshot:
+    """A snapshot from :func:`encode` output; ValueError if it is not one of ``tenant``'s
+    made with this node's format and cold-start prior."""
+    try:
+        body = unpack(data)
+        if body["format"] != FORMAT or body["tenant"] != tenant:
+            raise ValueError("a snapshot of another format or tenant")
+        if body["prior"] != _prior_key(prior):
+            raise ValueError("a snapshot made with another cold-start prior")
+        ids, titles = body["item_ids"], body["item_titles"]
+        descriptions, features = body["item_descriptions"], body["item_features"]
+        if not len(ids) == len(titles) == len(descriptions) == len(features):
+            raise ValueError("item table columns differ in length")
+        items = {str(i): {"title": str(t), "description": str(d), "features": dict(f)}
+                 for i, t, d, f in zip(ids, titles, descriptions, features, strict=True)}
+        model = Estimator.from_state(body["model"])
+        return TenantSnapshot(tenant, int(body["seq"]), int(body["refits"]), items, model)
+    except (ProtocolError, KeyError, TypeError, AttributeError) as e:
+        raise ValueError(f"malformed snapshot: {e!r}") from e
+
+
+def split(data: bytes, part_bytes: int) -> tuple[bytes, list[bytes]]:
+    """The blake2b-256 digest of ``data`` and ``data`` cut into parts."""
+    parts = [data[i:i + part_bytes] for i in range(0, len(data), part_bytes)] or [b""]
+    return hashlib.blake2b(data, digest_size=32).digest(), parts
+
+
+async def save(system: ActorSystem, coordinators: list[str], tenant: str, seq: int,
+               data: bytes, part_bytes: int, timeout: float) -> bool:
+    """Send a snapshot to the first coordinator that takes all its parts; False if none did."""
+    digest, parts = split(data, part_bytes)
+    for address in coordinators:
+        try:
+            for i, part in enumerate(parts):
+                await system.ask(address, COORDINATOR_ACTOR, SnapshotPart(
+                    tenant, seq, i, len(parts), len(data), digest, part), timeout)
+        except (AskTimeout, RemoteError) as e:
+            log.warning("snapshot not stored tenant=%s seq=%d coordinator=%s error=%s",
+                        tenant, seq, address, e)
+            continue
+        COUNTERS.saved += 1
+        log.info("snapshot stored tenant=%s seq=%d bytes=%d parts=%d", tenant, seq,
+                 len(data), len(parts))
+        return True
+    return False
+
+
+async def fetch(system: ActorSystem, coordinators: list[str], tenant: str,
+                timeout: float) -> bytes | None:
+    """The newest snapshot's bytes, digest checked; None if there is none or none could
+    be read whole."""
+    for address in coordinators:
+        try:
+            first = await system.ask(address, COORDINATOR_ACTOR, FetchSnapshot(tenant), timeout)
+            if not isinstance(first, SnapshotPart) or first.parts == 0:
+                return None
+            chunks = [first.data]
+            for i in range(1, first.parts):
+                part = await system.ask(address, COORDINATOR_ACTOR,
+                                        FetchSnapshot(tenant, i, first.seq), timeout)
+                if not isinstance(part, SnapshotPart) or (part.seq, part.part, part.digest) != (
+                        first.seq, i, first.digest):
+                    raise ValueError(f"part {i} is missing or of another snapshot")
+                chunks.append(part.data)
+        except (AskTimeout, RemoteError, ValueError) as e:
+            log.warning("snapshot not read tenant=%s coordinator=%s error=%s", tenant,
+                        address, e)
+            continue
+        data = b"".join(chunks)
+        if len(data) != first.size or hashlib.blake2b(
+                data, digest_size=32).digest() != first.digest:
+            log.warning("snapshot digest does not match tenant=%s seq=%d", tenant, first.seq)
+            return None
+        return data
+    return None

@@ -1,0 +1,148 @@
+"""Tenant estimators save a snapshot after each refit and start from the newest one."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import anyio
+import pytest
+
+from actors import Actor, ActorSystem, Transport, handles
+from actors.messages import (
+    EstimateReply,
+    EstimateRequest,
+    FetchEvents,
+    FetchSnapshot,
+    SnapshotPart,
+    TenantEvents,
+)
+from coordinator.snapshot_assembly import SnapshotAssembly
+from kernels import PublicPrior
+from node import snapshots
+from node.config import NodeConfig
+from node.tenant_estimator import COORDINATOR_ACTOR, TenantEstimator
+from tests.node.test_tenant_estimator import _varied_event
+from tests.ports import free_tcp_address
+
+SECRET = b"k"
+QUESTION = EstimateRequest("t", [{"title": "login api", "features": {"size": 3}}], [0.1, 0.5, 0.9])
+
+
+class FakeCoordinator(Actor):
+    """A coordinator's log and snapshot store, in memory."""
+
+    log: list[dict] = []
+    fetches: list[int] = []
+    stored: dict[int, tuple[bytes, list[bytes], int]] = {}  # seq -> digest, parts, size
+    assembly = SnapshotAssembly()
+
+    @handles(FetchEvents)
+    async def fetch(self, msg: FetchEvents, sender: str) -> TenantEvents:
+        FakeCoordinator.fetches.append(msg.after_seq)
+        events = [e for e in FakeCoordinator.log if e["seq"] > msg.after_seq][: msg.limit]
+        return TenantEvents(msg.tenant, events, len(FakeCoordinator.log))
+
+    @handles(SnapshotPart)
+    async def put(self, msg: SnapshotPart, sender: str) -> None:
+        whole = FakeCoordinator.assembly.add(msg, sender)
+        if whole is not None:
+            FakeCoordinator.stored[whole.seq] = (whole.digest, whole.parts, msg.size)
+
+    @handles(FetchSnapshot)
+    async def get(self, msg: FetchSnapshot, sender: str) -> SnapshotPart:
+        if not FakeCoordinator.stored:
+            return SnapshotPart(msg.tenant, msg.seq, msg.part, 0, 0, b"", b"")
+        seq = max(FakeCoordinator.stored) if msg.seq < 0 else msg.seq
+        digest, parts, size = FakeCoordinator.stored[seq]
+        return SnapshotPart(msg.tenant, seq, msg.part, len(parts), size, digest, parts[msg.part])
+
+
+def _reset(n_events: int) -> None:
+    FakeCoordinator.log = [_varied_event(s) for s in range(1, n_events + 1)]
+    FakeCoordinator.fetches = []
+    FakeCoordinator.stored = {}
+
+
+async def _system(tg: anyio.abc.TaskGroup) -> tuple[ActorSystem, NodeConfig]:
+    address = free_tcp_address()
+    system = ActorSystem(Transport(address, SECRET))
+    await tg.start(system.run)
+    system.spawn(COORDINATOR_ACTOR, FakeCoordinator)
+    config = NodeConfig(node_id="n", listen=address, coordinators=(address,),
+                        cluster_secret=SECRET, refit_growth=2.0, refit_min_items=20,
+                        snapshot_part_bytes=16 * 1024)
+    return system, config
+
+
+async def _refitted_reply(system: ActorSystem, name: str, config: NodeConfig
+                          ) -> tuple[EstimateReply, TenantEstimator]:
+    made: list[TenantEstimator] = []
+
+    def make() -> TenantEstimator:
+        made.append(TenantEstimator("t", config))
+        return made[-1]
+
+    ref = system.spawn(name, make)
+    with anyio.fail_after(60):
+        while True:
+            reply = await ref.ask(QUESTION, timeout=30)
+            assert isinstance(reply, EstimateReply)
+            if "+refit" in reply.model_version and not made[-1]._refit_running:
+                return reply, made[-1]
+            await anyio.sleep(0.05)
+
+
+@pytest.mark.anyio
+async def test_a_refit_is_saved_and_the_next_owner_starts_from_it() -> None:
+    _reset(30)
+    async with anyio.create_task_group() as tg:
+        system, config = await _system(tg)
+        first, _ = await _refitted_reply(system, "estimator:t", config)
+        with anyio.fail_after(30):
+            while not FakeCoordinator.stored:
+                await anyio.sleep(0.05)
+        assert list(FakeCoordinator.stored) == [30]
+        assert len(FakeCoordinator.stored[30][1]) > 1  # sent in several parts
+        # More events, then another node takes the tenant over.
+        FakeCoordinator.log += [_varied_event(s) for s in range(31, 36)]
+        await system.ask(system.address, "estimator:t", TenantEvents("t", [], 35), timeout=30)
+        before = await system.ask(system.address, "estimator:t", QUESTION, timeout=30)
+        FakeCoordinator.fetches = []
+        other = system.spawn("estimator:t2", lambda: TenantEstimator("t", config))
+        after = await other.ask(QUESTION, timeout=30)
+        # It replayed only the events after the snapshot, and answers as the first owner:
+        # the same model, named by the same version.
+        assert FakeCoordinator.fetches[0] == 30
+        assert isinstance(after, EstimateReply) and isinstance(before, EstimateReply)
+        assert after.model_version == before.model_version
+        assert "+refit1.s30/" in after.model_version and after.seq == 35
+        assert after.results == before.results
+        assert first.seq == 30
+        tg.cancel_scope.cancel()
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("damage", ["bytes", "prior"])
+async def test_a_snapshot_that_does_not_fit_is_ignored_and_the_log_replayed(damage: str
+                                                                            ) -> None:
+    _reset(30)
+    async with anyio.create_task_group() as tg:
+        system, config = await _system(tg)
+        await _refitted_reply(system, "estimator:t", config)
+        with anyio.fail_after(30):
+            while not FakeCoordinator.stored:
+                await anyio.sleep(0.05)
+        if damage == "bytes":  # a flipped byte: the digest no longer matches
+            digest, parts, size = FakeCoordinator.stored[30]
+            parts[1] = bytes([parts[1][0] ^ 1]) + parts[1][1:]
+        else:  # saved by a node with another cold-start prior
+            config = dataclasses.replace(config, prior=PublicPrior(1.0, 1.0, 0.7, 2.0, 0.5, 0.1))
+        failed_before = snapshots.COUNTERS.failed
+        FakeCoordinator.fetches = []
+        other = system.spawn("estimator:t2", lambda: TenantEstimator("t", config))
+        reply = await other.ask(QUESTION, timeout=30)
+        assert isinstance(reply, EstimateReply) and reply.seq == 30
+        assert FakeCoordinator.fetches[0] == 0  # the whole log
+        if damage == "prior":
+            assert snapshots.COUNTERS.failed == failed_before + 1
+        tg.cancel_scope.cancel()
