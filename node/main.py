@@ -44,6 +44,11 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
                         "grown by this factor since the last refit (default 2; 0: never)")
     p.add_argument("--refit-min-items", type=int, default=50, metavar="N",
                    help="the first refit comes at this many actuals (default 50)")
+    p.add_argument("--snapshot-min-items", type=int, metavar="N",
+                   default=os.environ.get("RECKON_SNAPSHOT_MIN_ITEMS", "1000"),
+                   help="save a tenant's refitted model as a snapshot once it has this many "
+                        "actuals, so the next node to load the tenant replays only what came "
+                        "after (default 1000, or RECKON_SNAPSHOT_MIN_ITEMS; 0: never save)")
     p.add_argument("--log-level", default=os.environ.get("RECKON_LOG_LEVEL", "info"))
     return p
 
@@ -66,6 +71,8 @@ def config_from_args(args: argparse.Namespace, environ: dict[str, str]) -> NodeC
         raise SystemExit("reckon node: --refit-growth must be above 1 (or 0 to disable)")
     if args.refit_min_items < 1:
         raise SystemExit("reckon node: --refit-min-items must be at least 1")
+    if args.snapshot_min_items < 0:
+        raise SystemExit("reckon node: --snapshot-min-items must be at least 0")
     node_id = args.node_id or f"{socket.gethostname()}:{args.listen.rsplit(':', 1)[-1]}"
     return NodeConfig(
         node_id=node_id,
@@ -77,6 +84,7 @@ def config_from_args(args: argparse.Namespace, environ: dict[str, str]) -> NodeC
         prior=prior,
         refit_growth=args.refit_growth,
         refit_min_items=args.refit_min_items,
+        snapshot_min_items=args.snapshot_min_items,
     )
 
 

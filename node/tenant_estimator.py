@@ -236,7 +236,9 @@ class TenantEstimator(Actor):
                                             self._items_at_refit, refitted)
         self._items_at_refit = {}
         data = None
-        if self.config.snapshots:  # before the swap: nothing else touches the model yet
+        cfg = self.config
+        if (cfg.snapshots and 0 < cfg.snapshot_min_items <= refitted.n_observations):
+            # Encoded before the swap: nothing else touches the refitted model yet.
             try:
                 data = await anyio.to_thread.run_sync(
                     snapshots.encode, snapshot, self.config.prior, abandon_on_cancel=True)

@@ -32,18 +32,20 @@ class SnapshotPart:
 async def save(conn: asyncpg.Connection, tenant_id: str, seq: int, digest: bytes,
                parts: Sequence[bytes]) -> bool:
     """Store a snapshot of the log prefix up to ``seq``; False if the tenant is unknown or
-    ``seq`` is past its log. Saving a ``seq`` that is already stored replaces it."""
+    ``seq`` is past its log. A snapshot at a ``seq`` already stored (the tenant's other
+    owner refitted the same history) is kept, and this one dropped."""
     async with conn.transaction():
         head = await conn.fetchval("SELECT head_seq FROM tenants WHERE id = $1",
                                    tenant_id)
         if head is None or seq > head:
             return False
-        await conn.execute("DELETE FROM model_snapshots WHERE tenant_id = $1 AND seq = $2",
-                           tenant_id, seq)
-        await conn.execute(
+        inserted = await conn.fetchval(
             "INSERT INTO model_snapshots (tenant_id, seq, parts, size, digest)"
-            " VALUES ($1, $2, $3, $4, $5)",
+            " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (tenant_id, seq) DO NOTHING"
+            " RETURNING true",
             tenant_id, seq, len(parts), sum(len(p) for p in parts), digest)
+        if not inserted:
+            return True
         await conn.executemany(
             "INSERT INTO model_snapshot_parts (tenant_id, seq, part, data) VALUES ($1, $2, $3, $4)",
             [(tenant_id, seq, i, p) for i, p in enumerate(parts)])

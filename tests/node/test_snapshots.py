@@ -34,6 +34,7 @@ class FakeCoordinator(Actor):
     log: list[dict] = []
     fetches: list[int] = []
     stored: dict[int, tuple[bytes, list[bytes], int]] = {}  # seq -> digest, parts, size
+    saved: anyio.Event
     assembly = SnapshotAssembly()
 
     @handles(FetchEvents)
@@ -47,6 +48,7 @@ class FakeCoordinator(Actor):
         whole = FakeCoordinator.assembly.add(msg, sender)
         if whole is not None:
             FakeCoordinator.stored[whole.seq] = (whole.digest, whole.parts, msg.size)
+            FakeCoordinator.saved.set()
 
     @handles(FetchSnapshot)
     async def get(self, msg: FetchSnapshot, sender: str) -> SnapshotPart:
@@ -61,6 +63,7 @@ def _reset(n_events: int) -> None:
     FakeCoordinator.log = [_varied_event(s) for s in range(1, n_events + 1)]
     FakeCoordinator.fetches = []
     FakeCoordinator.stored = {}
+    FakeCoordinator.saved = anyio.Event()
 
 
 async def _system(tg: anyio.abc.TaskGroup) -> tuple[ActorSystem, NodeConfig]:
@@ -70,7 +73,7 @@ async def _system(tg: anyio.abc.TaskGroup) -> tuple[ActorSystem, NodeConfig]:
     system.spawn(COORDINATOR_ACTOR, FakeCoordinator)
     config = NodeConfig(node_id="n", listen=address, coordinators=(address,),
                         cluster_secret=SECRET, refit_growth=2.0, refit_min_items=20,
-                        snapshot_part_bytes=16 * 1024)
+                        snapshot_min_items=20, snapshot_part_bytes=16 * 1024)
     return system, config
 
 
@@ -99,8 +102,7 @@ async def test_a_refit_is_saved_and_the_next_owner_starts_from_it() -> None:
         system, config = await _system(tg)
         first, _ = await _refitted_reply(system, "estimator:t", config)
         with anyio.fail_after(30):
-            while not FakeCoordinator.stored:
-                await anyio.sleep(0.05)
+            await FakeCoordinator.saved.wait()
         assert list(FakeCoordinator.stored) == [30]
         assert len(FakeCoordinator.stored[30][1]) > 1  # sent in several parts
         # More events, then another node takes the tenant over.
@@ -130,10 +132,9 @@ async def test_a_snapshot_that_does_not_fit_is_ignored_and_the_log_replayed(dama
         system, config = await _system(tg)
         await _refitted_reply(system, "estimator:t", config)
         with anyio.fail_after(30):
-            while not FakeCoordinator.stored:
-                await anyio.sleep(0.05)
+            await FakeCoordinator.saved.wait()
         if damage == "bytes":  # a flipped byte: the digest no longer matches
-            digest, parts, size = FakeCoordinator.stored[30]
+            parts = FakeCoordinator.stored[30][1]
             parts[1] = bytes([parts[1][0] ^ 1]) + parts[1][1:]
         else:  # saved by a node with another cold-start prior
             config = dataclasses.replace(config, prior=PublicPrior(1.0, 1.0, 0.7, 2.0, 0.5, 0.1))

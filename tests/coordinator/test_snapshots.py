@@ -1,0 +1,95 @@
+"""Snapshot parts are assembled strictly in order and stored whole, the newest two kept."""
+
+from __future__ import annotations
+
+import hashlib
+
+import anyio
+import asyncpg
+import pytest
+
+from actors.messages import SnapshotPart
+from coordinator.snapshot_assembly import SnapshotAssembly, SnapshotRefused
+from coordinator.store import snapshots
+from tests.conftest import make_tenant
+
+
+def _parts(data: bytes, size: int, tenant: str = "t", seq: int = 5) -> list[SnapshotPart]:
+    digest = hashlib.blake2b(data, digest_size=32).digest()
+    chunks = [data[i:i + size] for i in range(0, len(data), size)]
+    return [SnapshotPart(tenant, seq, i, len(chunks), len(data), digest, c)
+            for i, c in enumerate(chunks)]
+
+
+def test_parts_in_order_make_the_whole() -> None:
+    assembly = SnapshotAssembly()
+    parts = _parts(bytes(range(256)) * 10, 1000)
+    assert [assembly.add(p, "n1") for p in parts[:-1]] == [None, None]
+    whole = assembly.add(parts[-1], "n1")
+    assert whole is not None and b"".join(whole.parts) == bytes(range(256)) * 10
+    assert whole.seq == 5 and assembly.held_bytes == 0
+
+
+@pytest.mark.parametrize("fault", ["skipped", "repeated", "changed", "flipped", "oversized"])
+def test_a_bad_sequence_of_parts_is_refused_and_forgotten(fault: str) -> None:
+    assembly = SnapshotAssembly()
+    parts = _parts(b"x" * 3000, 1000)
+    if fault == "skipped":
+        parts = [parts[0], parts[2]]
+    elif fault == "repeated":
+        parts = [parts[0], parts[1], parts[1]]
+    elif fault == "changed":  # a later part announces another whole
+        p = parts[1]
+        parts[1] = SnapshotPart(p.tenant, p.seq, p.part, p.parts, p.size + 1, p.digest, p.data)
+    elif fault == "flipped":
+        p = parts[2]
+        parts[2] = SnapshotPart(p.tenant, p.seq, p.part, p.parts, p.size, p.digest, b"y" * 1000)
+    else:
+        p = parts[1]
+        parts[1] = SnapshotPart(p.tenant, p.seq, p.part, p.parts, p.size, p.digest, b"x" * 2500)
+    with pytest.raises(SnapshotRefused) as refused:
+        for p in parts:
+            assembly.add(p, "n1")
+    assert refused.value.reason == "bad-request"
+    assert assembly.held_bytes == 0
+
+
+def test_held_bytes_are_bounded_and_stale_snapshots_dropped() -> None:
+    now = [0.0]
+    assembly = SnapshotAssembly(max_bytes=2500, ttl=10, clock=lambda: now[0])
+    a = _parts(b"a" * 3000, 1000, tenant="a")
+    b = _parts(b"b" * 3000, 1000, tenant="b")
+    assembly.add(a[0], "n1")
+    assembly.add(a[1], "n1")
+    with pytest.raises(SnapshotRefused) as refused:
+        assembly.add(b[0], "n2")  # would hold 3000 bytes
+    assert refused.value.reason == "busy"
+    now[0] = 11.0  # a's sender went quiet: its parts are dropped
+    assert assembly.add(b[0], "n2") is None and assembly.held_bytes == 1000
+
+
+def test_store_keeps_the_newest_two_and_the_first_of_a_seq(database_url: str) -> None:
+    tenant, _ = make_tenant(database_url)
+
+    async def run() -> None:
+        conn = await asyncpg.connect(database_url)
+        try:
+            await conn.execute("UPDATE tenants SET head_seq = 100 WHERE id = $1", tenant)
+            for seq in (10, 20, 30):
+                assert await snapshots.save(conn, tenant, seq, bytes(32), [b"p0", b"p1"])
+            assert await snapshots.save(conn, tenant, 30, b"\x01" * 32, [b"other"])
+            assert not await snapshots.save(conn, tenant, 101, bytes(32), [b"future"])
+            assert not await snapshots.save(conn, "no-such-tenant", 1, bytes(32), [b"x"])
+            newest = await snapshots.read_part(conn, tenant, 1)
+            assert newest is not None and (newest.seq, newest.parts, newest.data) == (30, 2, b"p1")
+            assert newest.digest == bytes(32)  # the first snapshot of seq 30 was kept
+            older = await snapshots.read_part(conn, tenant, 0, seq=20)
+            assert older is not None and older.data == b"p0"
+            assert await snapshots.read_part(conn, tenant, 0, seq=10) is None  # dropped
+            assert await snapshots.read_part(conn, tenant, 2) is None
+            await conn.execute("DELETE FROM tenants WHERE id = $1", tenant)
+            assert await conn.fetchval("SELECT count(*) FROM model_snapshot_parts") == 0
+        finally:
+            await conn.close()
+
+    anyio.run(run)
