@@ -278,6 +278,7 @@ class TenantEstimator(Actor):
         if refitted is None:
             return
         replay = self._learned_since_snapshot or []
+        fitted_on = refitted.n_observations
         self._refitted = None
         self._learned_since_snapshot = None
         self._refit_running = False
@@ -286,9 +287,12 @@ class TenantEstimator(Actor):
         self.model = refitted
         self.refits += 1
         self.refit_seq = self._snapshot_seq
-        self._next_refit = self._after(refitted.n_observations)
+        # The next refit is due when the history has grown enough since what this refit was
+        # fitted on: a bulk import that arrived while it ran makes another due at once.
+        self._next_refit = self._after(fitted_on)
         log.info("refitted model in use tenant=%s version=%s replayed=%d", self.tenant,
                  self.model_version, len(replay))
+        self._start_refit_if_due()
 
     def _after(self, observations: int) -> int:
         """The history size that makes the next refit due."""

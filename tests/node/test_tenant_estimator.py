@@ -255,10 +255,47 @@ async def test_refit_runs_in_the_background_and_replays_what_came_meanwhile() ->
         actor = instances[-1]
         assert reply.model_version == (f"{actor.model.model_name}+refit{actor.refits}"
                                        f".s{actor.refit_seq}/t@45")
-        assert actor.refit_seq in (20, 40)  # a refit's snapshot: the first or the second
+        # The first refit was fitted on 20 actuals, so the next was due at 40: it started at
+        # the event that reached 40, or at once when the first was swapped in later than that.
+        assert 40 <= actor.refit_seq <= 45 and actor.refits == 2
         assert actor.model.n_observations == 45  # the snapshot plus the replayed actuals
-        assert actor.refits >= 1 and actor._next_refit >= 40
+        assert actor._next_refit == 2 * actor.refit_seq
         assert system.statistics().restarts == 0
+        tg.cancel_scope.cancel()
+
+
+@pytest.mark.anyio
+async def test_a_bulk_import_during_a_refit_makes_the_next_refit_due_at_once(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first refit is fitted on 30 actuals while 40 more arrive: the history has more
+    than doubled since what it was fitted on, so another refit follows it at once (counting
+    from the 70 in use would put the next one at 140, leaving 40 of 70 actuals unfitted)."""
+    gate = threading.Event()
+    original = Estimator.refit_job
+
+    def held_back(self: Estimator):  # type: ignore[no-untyped-def]
+        job = original(self)
+
+        def run() -> Estimator:
+            gate.wait(30)
+            return job()
+        return run
+
+    monkeypatch.setattr(Estimator, "refit_job", held_back)
+    FakeLog.log = [_varied_event(s) for s in range(1, 31)]
+    async with anyio.create_task_group() as tg:
+        system, config = await _system(tg)
+        config = dataclasses.replace(config, refit_growth=2.0, refit_min_items=20)
+        ref, instances = _spawn_tracked(system, config)
+        await ref.ask(EstimateRequest("t", [{"title": "x"}], [0.5]), timeout=30)
+        assert instances[-1]._refit_running
+        more = [_varied_event(s) for s in range(31, 71)]
+        FakeLog.log += more
+        await ref.ask(TenantEvents("t", more, 70), timeout=30)
+        gate.set()
+        await _until_refitted(ref, instances, 70)
+        actor = instances[-1]
+        assert (actor.refits, actor.refit_seq, actor._next_refit) == (2, 70, 140)
         tg.cancel_scope.cancel()
 
 
