@@ -253,10 +253,12 @@ class TenantEstimator(Actor):
     async def _load_snapshot(self) -> None:
         """Start from the newest snapshot, if one can be read and is of this tenant (else
         the whole log is replayed, as if there were none)."""
+        started = anyio.current_time()
         data = await snapshots.fetch(self.system, self._coordinators(), self.tenant,
                                      self.config.fetch_timeout)
         if data is None:
             return
+        fetched = anyio.current_time()
         try:
             loaded = await anyio.to_thread.run_sync(
                 snapshots.decode, data, self.tenant, self.config.prior, abandon_on_cancel=True)
@@ -269,8 +271,9 @@ class TenantEstimator(Actor):
         self.refits = loaded.refits
         self._next_refit = self._after(self.model.n_observations)
         snapshots.COUNTERS.loaded += 1
-        log.info("snapshot loaded tenant=%s seq=%d observations=%d bytes=%d", self.tenant,
-                 loaded.seq, self.model.n_observations, len(data))
+        log.info("snapshot loaded tenant=%s seq=%d observations=%d bytes=%d fetch_seconds=%.2f "
+                 "restore_seconds=%.2f", self.tenant, loaded.seq, self.model.n_observations,
+                 len(data), fetched - started, anyio.current_time() - fetched)
 
     def _swap_refitted(self) -> None:
         """Swap a finished refit in, after replaying what was learned since its snapshot."""

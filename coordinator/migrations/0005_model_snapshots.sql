@@ -21,3 +21,7 @@ CREATE TABLE model_snapshot_parts (
     PRIMARY KEY (tenant_id, seq, part),
     FOREIGN KEY (tenant_id, seq) REFERENCES model_snapshots (tenant_id, seq) ON DELETE CASCADE
 );
+
+-- Parts are msgpack of floating-point arrays, which barely compress: store them as they are
+-- (no pglz on every write and read).
+ALTER TABLE model_snapshot_parts ALTER COLUMN data SET STORAGE EXTERNAL;

@@ -1,0 +1,155 @@
+"""How long a large tenant is unanswered when its owner dies: replaying the whole event log
+against starting from the newest model snapshot.
+
+    python -m bench.tenant_load [--items 21000] [--repeat 2]
+
+Each run starts a coordinator and two nodes (replication 1; embedded PostgreSQL unless
+$RECKON_DATABASE_URL is set), imports the public story-point projects as one tenant (in
+order, up to ``--items`` items with actuals), waits until the owner has refitted the
+history (and, with snapshots, stored one), kills the owner with SIGKILL and, once the
+coordinator has dropped it from the ring, times the first estimate the other node answers
+(it loads the tenant on that request). The two modes alternate in the same run; without
+snapshots (``RECKON_SNAPSHOT_MIN_ITEMS=0``) the new owner replays the whole log.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import secrets
+import signal
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import anyio
+import asyncpg
+import httpx
+
+from actors.ring import rendezvous_owners
+from bench.cluster_setup import free_port, postgres, prepare_database, scratch_dir
+from coordinator.launcher import LocalCluster, LocalClusterSpec
+
+DATA = Path("/work/shared/datasets/storypoints")
+TENANT = "bench"  # prepare_database's tenant
+QUESTION = {"title": "Scheduler should report executor terminations", "description": "api"}
+
+
+def story_items(limit: int) -> list[dict]:
+    """Up to ``limit`` story-point items of every public project, project by project."""
+    items: list[dict] = []
+    csv.field_size_limit(1 << 24)
+    for path in sorted(DATA.glob("*.csv")):
+        with path.open(newline="", encoding="utf-8") as f:
+            for row in csv.DictReader(f):
+                items.append({"id": row["issuekey"], "title": row["title"][:500],
+                              "description": row["description"][:4000],
+                              "features": {"project": path.stem},
+                              "actual": float(row["storypoint"])})
+                if len(items) == limit:
+                    return items
+    return items
+
+
+async def _snapshot_seq(url: str) -> int:
+    conn = await asyncpg.connect(url)
+    try:
+        return int(await conn.fetchval("SELECT coalesce(max(seq), 0) FROM model_snapshots"))
+    finally:
+        await conn.close()
+
+
+def one_run(admin: str, tmp: Path, items: list[dict], snapshots: bool) -> dict[str, float]:
+    """Seconds from the ring dropping the killed owner to the first answer, and what the new
+    owner had to do."""
+    url, key = anyio.run(prepare_database, admin)
+    spec = LocalClusterSpec(
+        database_url=url, secret=secrets.token_hex(16), workdir=tmp, http_port=free_port(),
+        coordinator_nng_port=free_port(), node_ports=[free_port(), free_port()],
+        replication=1, heartbeat_timeout=1.0, hedge_delay=60.0,  # no spare loads it
+        extra_env={"RECKON_LOG_LEVEL": "info",
+                   "RECKON_SNAPSHOT_MIN_ITEMS": "1000" if snapshots else "0"})
+    cluster = LocalCluster(spec)
+    auth = {"Authorization": f"Bearer {key}"}
+    try:
+        cluster.start(timeout=120)
+        with httpx.Client(base_url=cluster.url, headers=auth, timeout=120) as c:
+            for i in range(0, len(items), 2000):
+                r = c.post("/v1/items", json={"items": items[i:i + 2000]})
+                r.raise_for_status()
+            head = r.json()["seq"]
+            deadline = time.monotonic() + 600
+            while True:  # the owner has folded everything and its refits are done
+                # No min_seq: an owner still folding would refuse it as behind, and the
+                # coordinator would then ask the spare node, which would load the tenant too.
+                r = c.post("/v1/estimates", json=QUESTION)
+                ok = r.status_code == 200 and r.json()["seq"] == head
+                version = r.json()["model_version"] if ok else ""
+                refit_seq = int(version.split(".s")[-1].split("/")[0]) if "+refit" in version else 0
+                stored = anyio.run(_snapshot_seq, url) if snapshots else refit_seq
+                if refit_seq and stored == refit_seq and refit_seq > len(items) // 2:
+                    break
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"no refit of the history: {r.status_code} {version}")
+                time.sleep(0.5)
+            before = r.json()
+            owner = rendezvous_owners(TENANT, ["node-0", "node-1"], 1)[0]
+            other = 1 - int(owner.split("-")[1])
+            actors = {n["node_id"]: n["stats"].get("actors", 0)
+                      for n in c.get("/v1/cluster").json()["nodes"]}
+            if actors[f"node-{other}"] >= actors[owner]:  # it holds the tenant too: restart it
+                cluster.kill_node(other, signal.SIGKILL)
+                while c.get("/v1/cluster").json()["live_nodes"] > 1:  # seen dead, then back
+                    time.sleep(0.1)
+                cluster.start_node(other)
+                cluster.wait_ready(2, timeout=120)
+            cluster.kill_node(int(owner.split("-")[1]), signal.SIGKILL)
+            while c.get("/v1/cluster").json()["live_nodes"] > 1:  # the ring has dropped it
+                time.sleep(0.05)
+            t0 = time.perf_counter()
+            while (r := c.post("/v1/estimates", json=QUESTION)).status_code != 200:
+                if time.perf_counter() - t0 > 300:
+                    raise TimeoutError(r.text)
+                time.sleep(0.05)
+            seconds = time.perf_counter() - t0
+            after = r.json()
+        return {"seconds": seconds, "refit_seq": refit_seq, "head": head,
+                "same_model": float(after["model_version"] == before["model_version"])}
+    finally:
+        cluster.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Alternate the two modes and print a markdown table."""
+    p = argparse.ArgumentParser(prog="python -m bench.tenant_load", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--items", type=int, default=21000)
+    p.add_argument("--repeat", type=int, default=2)
+    args = p.parse_args(argv)
+    items = story_items(args.items)
+    results: dict[bool, list[dict[str, float]]] = {False: [], True: []}
+    with scratch_dir() as tmp, postgres(tmp) as admin:
+        for r in range(args.repeat):
+            for snapshots in (False, True):
+                out = one_run(admin, tmp / f"run{r}-{int(snapshots)}", items, snapshots)
+                results[snapshots].append(out)
+                print(f"run {r} snapshots={snapshots}: {out}", file=sys.stderr, flush=True)
+    base = statistics.median(x["seconds"] for x in results[False])
+    print(f"# A large tenant's owner killed: {len(items)} items, first answer once the ring "
+          "has dropped it\n")
+    print("| mode | seconds (each run) | median | ratio to replay "
+          "| previous owner's refit (of the log) |")
+    print("|---|---|---|---|---|")
+    for snapshots, label in ((False, "replay the whole log"), (True, "newest snapshot + tail")):
+        runs = results[snapshots]
+        med = statistics.median(x["seconds"] for x in runs)
+        each = ", ".join(f"{x['seconds']:.2f}" for x in runs)
+        prefixes = ", ".join(str(int(x["refit_seq"])) for x in runs)
+        print(f"| {label} | {each} | {med:.2f} | {med / base:.2f} | {prefixes}"
+              f" of {int(runs[0]['head'])} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
