@@ -253,18 +253,19 @@ class TenantEstimator(Actor):
     async def _load_snapshot(self) -> None:
         """Start from the newest snapshot, if one can be read and is of this tenant (else
         the whole log is replayed, as if there were none)."""
-        started = anyio.current_time()
-        data = await snapshots.fetch(self.system, self._coordinators(), self.tenant,
-                                     self.config.fetch_timeout)
-        if data is None:
-            return
-        fetched = anyio.current_time()
+        started = fetched = anyio.current_time()
+        data = None
         try:
+            data = await snapshots.fetch(self.system, self._coordinators(), self.tenant,
+                                         self.config.fetch_timeout)
+            if data is None:
+                return
+            fetched = anyio.current_time()
             loaded = await anyio.to_thread.run_sync(
                 snapshots.decode, data, self.tenant, self.config.prior, abandon_on_cancel=True)
-        except ValueError as e:
+        except Exception as e:  # noqa: BLE001 - whatever is wrong, the log replay does without it
             snapshots.COUNTERS.failed += 1
-            log.warning("snapshot not used tenant=%s error=%s", self.tenant, e)
+            log.warning("snapshot not used tenant=%s error=%r", self.tenant, e)
             return
         self.model, self.items = loaded.model, loaded.items
         self.last_seq = self.refit_seq = loaded.seq

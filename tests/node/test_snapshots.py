@@ -147,3 +147,28 @@ async def test_a_snapshot_that_does_not_fit_is_ignored_and_the_log_replayed(dama
         if damage == "prior":
             assert snapshots.COUNTERS.failed == failed_before + 1
         tg.cancel_scope.cancel()
+
+
+@pytest.mark.anyio
+async def test_a_snapshot_that_fails_to_load_in_any_way_leaves_the_actor_replaying(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """An unexpected error while restoring must not restart the actor (which would load
+    the same snapshot again, for ever): it replays the log and serves."""
+    _reset(30)
+    async with anyio.create_task_group() as tg:
+        system, config = await _system(tg)
+        await _refitted_reply(system, "estimator:t", config)
+        with anyio.fail_after(30):
+            await FakeCoordinator.saved.wait()
+
+        def broken(*args: object) -> None:
+            raise RuntimeError("unexpected")
+
+        monkeypatch.setattr(snapshots, "decode", broken)
+        FakeCoordinator.fetches = []
+        other = system.spawn("estimator:t2", lambda: TenantEstimator("t", config))
+        reply = await other.ask(QUESTION, timeout=30)
+        assert isinstance(reply, EstimateReply) and reply.seq == 30
+        assert FakeCoordinator.fetches[0] == 0
+        assert system.statistics().restarts == 0
+        tg.cancel_scope.cancel()
