@@ -26,7 +26,7 @@ import numpy as np
 from numba import njit
 from numpy.typing import NDArray
 
-from kernels.exact_neighbours import ExactNeighbours
+from kernels.exact_neighbours import ExactNeighbours, unit_rows
 
 
 @njit(cache=True, nogil=True)
@@ -134,11 +134,24 @@ class AnalogyIndex:
             self._flat.delete(int(label))
 
     def rebuild(self, vectors: NDArray[np.float32], labels: NDArray[np.int64]) -> None:
-        """Replace the whole index by these vectors, inserted in order."""
+        """Replace the whole index by these vectors, inserted in order.
+
+        The graph is then reloaded from its own saved state, which seeds hnswlib's level
+        generator afresh: an index restored from a snapshot of it (:meth:`load_graph`)
+        then grows exactly as this one does.
+        """
         self._index = self._new(max(1024, vectors.shape[0]))
         self.n_deleted = 0
         self._reset_flat()
         self.add(vectors, labels)
+        if self.size:
+            self._index = self._restored(self.graph_state())
+
+    def _restored(self, params: Mapping[str, Any]) -> hnswlib.Index:
+        index = hnswlib.Index(dict(params))
+        index.set_num_threads(1)
+        index.set_ef(self.ef)
+        return index
 
     def query(
         self, vectors: NDArray[np.float32], k: int
@@ -201,13 +214,11 @@ class AnalogyIndex:
         """Replace the index by a saved graph of exactly these labelled vectors (see
         :meth:`graph_state`); the vectors also refill the exhaustive copy of a small index.
 
-        Raises ValueError if the graph does not fit this index or these labels.
+        Raises ValueError if the graph is not one of these vectors under these labels, or
+        is malformed in a way that would make hnswlib read outside its arrays.
         """
-        _check_graph(params, self.width, labels)
-        index = hnswlib.Index(dict(params))
-        index.set_num_threads(1)
-        index.set_ef(self.ef)
-        self._index = index
+        _check_graph(params, self.width, vectors, labels)
+        self._index = self._restored(params)
         self.n_deleted = 0
         self._reset_flat()
         if self._flat is not None:
@@ -228,35 +239,70 @@ _GRAPH_ARRAYS = {"label_lookup_external": np.uint64, "label_lookup_internal": np
                  "element_levels": np.int32, "data_level0": np.int8, "link_lists": np.int8}
 
 
-def _check_graph(params: Mapping[str, Any], width: int, labels: NDArray[np.int64]) -> None:
-    """Refuse a saved graph that is not a cosine graph of ``width`` over exactly ``labels``
-    with consistent array sizes (hnswlib itself trusts what it is given)."""
+def _check_graph(params: Mapping[str, Any], width: int, vectors: NDArray[np.float32],
+                 labels: NDArray[np.int64]) -> None:
+    """Refuse a saved graph unless it is a cosine graph of exactly ``vectors`` under
+    ``labels`` whose every size, count, link and label stays inside its arrays (hnswlib
+    itself trusts what it is given, and reads out of bounds otherwise)."""
     try:
         count = int(params["cur_element_count"])
+        m, m0 = int(params["max_M"]), int(params["max_M0"])
         per_element = int(params["size_data_per_element"])
+        links_per_level = int(params["size_links_per_element"])
+        offsets = (int(params["offset_level0"]), int(params["offset_data"]),
+                   int(params["label_offset"]))
+        entry, top = int(params["enterpoint_node"]), int(params["max_level"])
         arrays = {k: params[k] for k in _GRAPH_ARRAYS}
         ok = (params["space"] == "cosine" and int(params["dim"]) == width
-              and not params["has_deletions"] and count == labels.shape[0]
-              and int(params["max_elements"]) == count)
-    except (KeyError, TypeError, ValueError) as e:
-        raise ValueError(f"malformed analogy graph: {e}") from e
+              and not params["has_deletions"] and count == labels.shape[0] > 0
+              and int(params["max_elements"]) == count and 0 < m <= m0 <= 4096
+              and links_per_level == 4 + 4 * m
+              and offsets == (0, 4 + 4 * m0, 4 + 4 * m0 + 4 * width)
+              and per_element == offsets[2] + 8 and 0 <= entry < count)
+    except (KeyError, TypeError, ValueError, OverflowError) as e:
+        raise ValueError(f"malformed analogy graph: {e!r}") from e
     if not ok:
         raise ValueError("the analogy graph does not match the stored items")
     for key, dtype in _GRAPH_ARRAYS.items():
         value = arrays[key]
         if not isinstance(value, np.ndarray) or value.dtype != dtype or value.ndim != 1:
             raise ValueError(f"malformed analogy graph: {key}")
-    levels = arrays["element_levels"]
+    levels = arrays["element_levels"].astype(np.int64)
     if (arrays["data_level0"].shape[0] != count * per_element or levels.shape[0] != count
             or arrays["label_lookup_external"].shape[0] != count
             or arrays["label_lookup_internal"].shape[0] != count
-            or np.any(levels < 0)
-            or arrays["link_lists"].shape[0]
-            != int(levels.sum()) * int(params["size_links_per_element"])):
+            or np.any(levels < 0) or np.any(levels > 64) or levels[entry] != top
+            or top != levels.max()
+            or arrays["link_lists"].shape[0] != int(levels.sum()) * links_per_level):
         raise ValueError("malformed analogy graph: array sizes do not match")
-    internal = np.sort(arrays["label_lookup_internal"].astype(np.int64))
-    if not np.array_equal(internal, np.arange(count)):
+    internal = arrays["label_lookup_internal"].astype(np.int64)
+    if not np.array_equal(np.sort(internal), np.arange(count)):
         raise ValueError("malformed analogy graph: internal ids")
-    if not np.array_equal(np.sort(arrays["label_lookup_external"].astype(np.int64)),
-                          np.sort(labels)):
+    rows = arrays["data_level0"].view(np.uint8).reshape(count, per_element)
+    _check_links(rows[:, :offsets[1]], m0, count)
+    upper = arrays["link_lists"].view(np.uint8).reshape(-1, links_per_level)
+    _check_links(upper, m, count)
+    stored = np.ascontiguousarray(rows[:, offsets[2]:]).view(np.uint64).reshape(count)
+    external = arrays["label_lookup_external"].astype(np.int64)
+    if not np.array_equal(stored[internal].astype(np.int64), external):
+        raise ValueError("malformed analogy graph: labels")
+    if not np.array_equal(np.sort(external), np.sort(labels)):
         raise ValueError("the analogy graph does not hold the stored items")
+    order = np.argsort(labels)
+    position = order[np.searchsorted(labels[order], external)]
+    data = np.ascontiguousarray(rows[:, offsets[1]:offsets[2]]).view(np.float32)
+    expected = unit_rows(vectors[position])
+    if not np.allclose(data[internal], expected, atol=1e-5):
+        raise ValueError("the analogy graph does not hold the stored vectors")
+
+
+def _check_links(blocks: NDArray[np.uint8], most: int, count: int) -> None:
+    """Each block: a link count (the first two bytes) of at most ``most``, then that many
+    node ids below ``count``."""
+    if blocks.shape[0] == 0:
+        return
+    counts = np.ascontiguousarray(blocks[:, :2]).view(np.uint16).reshape(-1).astype(np.int64)
+    ids = np.ascontiguousarray(blocks[:, 4:4 + 4 * most]).view(np.uint32)
+    used = np.arange(most)[None, :] < counts[:, None]
+    if np.any(counts > most) or np.any(ids[used] >= count):
+        raise ValueError("malformed analogy graph: links")

@@ -419,6 +419,9 @@ class Estimator:
         items = self._items
         if items.n_live != items.n_rows:
             raise ValueError("malformed estimator state: a saved index needs compact items")
+        if items.n_rows == 0:
+            self._rebuild_index()
+            return
         live = np.arange(items.n_rows, dtype=np.int64)
         vectors = fold_rows(*items.rows(live), self.config.text_start, self.config.analogy_width)
         try:

@@ -220,19 +220,28 @@ def test_state_round_trip_through_msgpack() -> None:
 
 @pytest.mark.parametrize("n", [300, 4200])  # searched exhaustively / through the graph
 def test_state_with_index_restores_the_same_graph(n: int) -> None:
+    """A refitted model saved with its graph and restored is the same model, and stays the
+    same as both learn more (hnswlib draws each new item's level at random: the refit
+    reseeds its generator so that a restored copy draws the same levels)."""
     from actors.wire import pack, unpack
 
-    ids, titles, descs, feats, efforts = synthetic(n + 40, 11)
+    more = 1500
+    ids, titles, descs, feats, efforts = synthetic(n + more + 200, 11)
     est = Estimator(SMALL)
     est.learn_many(ids[:n], titles[:n], descs[:n], feats[:n], efforts[:n])
+    est = est.refit()
     state = unpack(pack(est.to_state(with_index=True)))
     assert any(key.startswith("index.") for key in state)
     restored = Estimator.from_state(state)
-    q_t, q_d, q_f = titles[n:], descs[n:], feats[n:]
+    q_t, q_d, q_f = titles[-200:], descs[-200:], feats[-200:]
     predictions_equal(restored.predict_many(q_t, q_d, q_f, Q), est.predict_many(q_t, q_d, q_f, Q))
     assert (restored._index._flat is None) == (est._index._flat is None) == (n > 4096)
-    for e in (est, restored):  # the restored graph grows like the original
-        e.learn_many(ids[n:], titles[n:], descs[n:], feats[n:], efforts[n:])
+    end = n + more
+    for e in (est, restored):
+        e.learn_many(ids[n:end], titles[n:end], descs[n:end], feats[n:end], efforts[n:end])
+    a, b = est._index.graph_state(), restored._index.graph_state()
+    np.testing.assert_array_equal(a["element_levels"], b["element_levels"])
+    np.testing.assert_array_equal(a["link_lists"], b["link_lists"])
     predictions_equal(restored.predict_many(q_t, q_d, q_f, Q), est.predict_many(q_t, q_d, q_f, Q))
 
 
@@ -246,7 +255,31 @@ def test_state_with_a_graph_of_other_items_is_refused() -> None:
     foreign = {k: v for k, v in other.to_state(with_index=True).items() if k.startswith("index.")}
     truncated = {**state, "index.link_lists": state["index.link_lists"][:-1]}
     retyped = {**state, "index.data_level0": state["index.data_level0"].astype(np.float64)}
-    for broken in ({**state, **foreign}, truncated, retyped, {**state, "index.dim": 3}):
+    per = int(state["index.size_data_per_element"])
+    rows = state["index.data_level0"].view(np.uint8).reshape(-1, per)
+
+    def level0(change) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+        copy = rows.copy()
+        change(copy)
+        return {**state, "index.data_level0": copy.reshape(-1).view(np.int8)}
+
+    def far_link(r: np.ndarray) -> None:
+        r[0, 4:8] = np.frombuffer(np.uint32(10**9).tobytes(), np.uint8)
+        r[0, 0:2] = np.frombuffer(np.uint16(1).tobytes(), np.uint8)
+
+    def too_many_links(r: np.ndarray) -> None:
+        r[0, 0:2] = np.frombuffer(np.uint16(60000).tobytes(), np.uint8)
+
+    def far_label(r: np.ndarray) -> None:
+        r[0, -8:] = np.frombuffer(np.uint64(10**12).tobytes(), np.uint8)
+
+    def moved_vector(r: np.ndarray) -> None:
+        r[0, int(state["index.offset_data"]):][:4] ^= 0x40
+
+    bad = [{**state, **foreign}, truncated, retyped, {**state, "index.dim": 3},
+           {**state, "index.enterpoint_node": 10**9}, {**state, "index.max_level": 7},
+           level0(far_link), level0(too_many_links), level0(far_label), level0(moved_vector)]
+    for broken in bad:
         with pytest.raises(ValueError, match=r"malformed|does not"):
             Estimator.from_state(broken)
 
