@@ -8,6 +8,7 @@ asks at once.
 
 from __future__ import annotations
 
+import anyio
 import asyncpg
 
 from actors import Actor, Refused, handles
@@ -46,6 +47,7 @@ class CoordinatorActor(Actor):
     @handles(Heartbeat)
     async def on_heartbeat(self, msg: Heartbeat, sender: str) -> ClusterView:
         self.membership.beat(msg.node_id, msg.address, msg.draining, msg.stats)
+        self.snapshots.expire()
         return self.view()
 
     @handles(Leave)
@@ -80,6 +82,8 @@ class CoordinatorActor(Actor):
             raise Refused(e.reason, str(e)) from e
         if whole is None:
             return
+        if not await anyio.to_thread.run_sync(whole.matches):
+            raise Refused("bad-request", "snapshot digest does not match")
         try:
             async with self.pool.acquire() as conn:
                 stored = await snapshots.save(conn, whole.tenant, whole.seq, whole.digest,

@@ -43,12 +43,20 @@ class _Pending:
 
 @dataclass(frozen=True)
 class Snapshot:
-    """A whole snapshot, its digest checked."""
+    """A whole snapshot, its size checked (its digest by :meth:`matches`)."""
 
     tenant: str
     seq: int
     digest: bytes
     parts: list[bytes]
+
+    def matches(self) -> bool:
+        """Whether the parts hash to the announced digest (about 0.1 s for 87 MB: call it
+        off the event loop)."""
+        digest = hashlib.blake2b(digest_size=32)
+        for d in self.parts:
+            digest.update(d)
+        return digest.digest() == self.digest
 
 
 class SnapshotAssembly:
@@ -70,12 +78,11 @@ class SnapshotAssembly:
         """Take one part; the whole snapshot when this was its last part, else None.
 
         Raises :class:`SnapshotRefused` for a part out of order, one that does not agree with
-        the first, a digest that does not match, or no room.
+        the first, a whole of another size than announced, or no room.
         """
-        now = self._clock()
-        for key in [k for k, p in self._pending.items() if now - p.started > self.ttl]:
-            del self._pending[key]
-        if not 0 < msg.parts <= MAX_PARTS or msg.size < 0 or len(msg.digest) != 32:
+        now = self.expire()
+        if (not 0 < msg.parts <= MAX_PARTS or msg.size < 0 or len(msg.digest) != 32
+                or not 0 <= msg.seq < 1 << 62):
             raise SnapshotRefused("bad-request", "malformed snapshot part")
         key = (sender, msg.tenant, msg.seq)
         if msg.part == 0:
@@ -95,9 +102,15 @@ class SnapshotAssembly:
         if len(pending.data) < pending.parts:
             return None
         del self._pending[key]
-        digest = hashlib.blake2b(digest_size=32)
-        for d in pending.data:
-            digest.update(d)
-        if pending.held != pending.size or digest.digest() != pending.digest:
-            raise SnapshotRefused("bad-request", "snapshot digest or size does not match")
+        if pending.held != pending.size:
+            raise SnapshotRefused("bad-request", "snapshot smaller than announced")
         return Snapshot(msg.tenant, msg.seq, pending.digest, pending.data)
+
+    def expire(self) -> float:
+        """Drop the parts of snapshots whose sender went quiet (the coordinator calls this
+        with every heartbeat, so they go within ``ttl`` even if no other part arrives);
+        return the clock's time."""
+        now = self._clock()
+        for key in [k for k, p in self._pending.items() if now - p.started > self.ttl]:
+            del self._pending[key]
+        return now

@@ -7,7 +7,8 @@ into parts that each fit a message, and stored through a coordinator in PostgreS
 (:mod:`coordinator.store.snapshots`). A node loading a tenant takes the newest snapshot
 and replays only the events after its ``seq``; whatever goes wrong on the way (no
 coordinator, a missing part, a digest or format that does not match, a model built on
-another cold-start prior) leaves it replaying the whole log, as without snapshots.
+another cold-start prior) is counted in ``snapshots_failed`` and leaves it replaying the
+whole log, as without snapshots.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ import hashlib
 import logging
 from dataclasses import dataclass
 from typing import Any
+
+import anyio
 
 from actors import AskTimeout, RemoteError
 from actors.errors import ProtocolError
@@ -99,15 +102,22 @@ def split(data: bytes, part_bytes: int) -> tuple[bytes, list[bytes]]:
     return hashlib.blake2b(data, digest_size=32).digest(), parts
 
 
+#: How long the last part may take: the coordinator stores the whole snapshot before it
+#: answers (about 0.3 s for 87 MB).
+LAST_PART_TIMEOUT = 60.0
+
+
 async def save(system: ActorSystem, coordinators: list[str], tenant: str, seq: int,
                data: bytes, part_bytes: int, timeout: float) -> bool:
     """Send a snapshot to the first coordinator that takes all its parts; False if none did."""
-    digest, parts = split(data, part_bytes)
+    digest, parts = await anyio.to_thread.run_sync(split, data, part_bytes)
     for address in coordinators:
         try:
             for i, part in enumerate(parts):
+                last = i == len(parts) - 1
                 await system.ask(address, COORDINATOR_ACTOR, SnapshotPart(
-                    tenant, seq, i, len(parts), len(data), digest, part), timeout)
+                    tenant, seq, i, len(parts), len(data), digest, part),
+                    max(timeout, LAST_PART_TIMEOUT) if last else timeout)
         except (AskTimeout, RemoteError) as e:
             log.warning("snapshot not stored tenant=%s seq=%d coordinator=%s error=%s",
                         tenant, seq, address, e)
@@ -119,10 +129,22 @@ async def save(system: ActorSystem, coordinators: list[str], tenant: str, seq: i
     return False
 
 
+class SnapshotUnavailable(Exception):
+    """A snapshot exists but could not be read whole, or its digest does not match."""
+
+
+def _joined(chunks: list[bytes], size: int, digest: bytes) -> bytes:
+    data = b"".join(chunks)
+    if len(data) != size or hashlib.blake2b(data, digest_size=32).digest() != digest:
+        raise SnapshotUnavailable("snapshot digest or size does not match")
+    return data
+
+
 async def fetch(system: ActorSystem, coordinators: list[str], tenant: str,
                 timeout: float) -> bytes | None:
-    """The newest snapshot's bytes, digest checked; None if there is none or none could
-    be read whole."""
+    """The newest snapshot's bytes, digest checked; None if a coordinator says there is
+    none. Raises :class:`SnapshotUnavailable` if none could be read whole."""
+    errors = []
     for address in coordinators:
         try:
             first = await system.ask(address, COORDINATOR_ACTOR, FetchSnapshot(tenant), timeout)
@@ -137,13 +159,7 @@ async def fetch(system: ActorSystem, coordinators: list[str], tenant: str,
                     raise ValueError(f"part {i} is missing or of another snapshot")
                 chunks.append(part.data)
         except (AskTimeout, RemoteError, ValueError) as e:
-            log.warning("snapshot not read tenant=%s coordinator=%s error=%s", tenant,
-                        address, e)
+            errors.append(f"{address}: {e}")
             continue
-        data = b"".join(chunks)
-        if len(data) != first.size or hashlib.blake2b(
-                data, digest_size=32).digest() != first.digest:
-            log.warning("snapshot digest does not match tenant=%s seq=%d", tenant, first.seq)
-            return None
-        return data
-    return None
+        return await anyio.to_thread.run_sync(_joined, chunks, first.size, first.digest)
+    raise SnapshotUnavailable(f"no coordinator served the snapshot: {errors}")

@@ -226,6 +226,7 @@ class TenantEstimator(Actor):
             refitted = await anyio.to_thread.run_sync(job, abandon_on_cancel=True)
         except Exception:
             log.exception("refit failed tenant=%s", self.tenant)
+            self._items_at_refit = {}
             self._refit_running = False
             self._learned_since_snapshot = None
             self._next_refit = self._after(self.model.n_observations)  # not again at once
@@ -237,18 +238,27 @@ class TenantEstimator(Actor):
         self._items_at_refit = {}
         data = None
         cfg = self.config
-        if (cfg.snapshots and 0 < cfg.snapshot_min_items <= refitted.n_observations):
-            # Encoded before the swap: nothing else touches the refitted model yet.
-            try:
+        # This task runs in the actor system's task group: an error escaping it would stop
+        # the node, so whatever fails in saving a snapshot is only counted.
+        try:
+            if cfg.snapshots and 0 < cfg.snapshot_min_items <= refitted.n_observations:
+                # Encoded before the swap: nothing else touches the refitted model yet.
                 data = await anyio.to_thread.run_sync(
-                    snapshots.encode, snapshot, self.config.prior, abandon_on_cancel=True)
-            except (ValueError, TypeError) as e:
-                snapshots.COUNTERS.failed += 1
-                log.warning("snapshot not encoded tenant=%s error=%s", self.tenant, e)
+                    snapshots.encode, snapshot, cfg.prior, abandon_on_cancel=True)
+        except Exception as e:  # noqa: BLE001 - a snapshot is an optimisation
+            snapshots.COUNTERS.failed += 1
+            log.warning("snapshot not encoded tenant=%s error=%r", self.tenant, e)
         self._refitted = refitted  # swapped in by the next message (see _swap_refitted)
-        if data is not None:
-            await snapshots.save(self.system, self._coordinators(), self.tenant, snapshot.seq,
-                                 data, self.config.snapshot_part_bytes, self.config.fetch_timeout)
+        if data is None:
+            return
+        part_bytes = min(cfg.snapshot_part_bytes, cfg.transport.max_frame_bytes // 2)
+        try:
+            if not await snapshots.save(self.system, self._coordinators(), self.tenant,
+                                        snapshot.seq, data, part_bytes, cfg.fetch_timeout):
+                snapshots.COUNTERS.failed += 1
+        except Exception as e:  # noqa: BLE001 - a snapshot is an optimisation
+            snapshots.COUNTERS.failed += 1
+            log.warning("snapshot not sent tenant=%s error=%r", self.tenant, e)
 
     async def _load_snapshot(self) -> None:
         """Start from the newest snapshot, if one can be read and is of this tenant (else
@@ -381,14 +391,16 @@ class TenantEstimator(Actor):
             await anyio.to_thread.run_sync(self._learn, learned, abandon_on_cancel=True)
 
     def _coordinators(self) -> list[str]:
-        """The coordinators to ask, the one that last pushed events to this actor first."""
+        """The coordinators to ask: the one that last pushed events to this actor first, and
+        those without a live nng link last (an ask of a dead one waits its whole timeout)."""
         candidates = list(self.config.coordinators)
         if self.preferred_coordinator and self.preferred_coordinator not in candidates:
             candidates.insert(0, self.preferred_coordinator)
         elif self.preferred_coordinator:
             candidates.remove(self.preferred_coordinator)
             candidates.insert(0, self.preferred_coordinator)
-        return candidates
+        linked = self.system.transport.is_connected
+        return sorted(candidates, key=lambda address: not linked(address))
 
     async def _fetch(self, after_seq: int) -> TenantEvents:
         errors = []

@@ -23,7 +23,7 @@ from coordinator.launcher import LocalCluster, LocalClusterSpec
 from coordinator.store import create_pool
 from coordinator.store.migrate import migrate
 from coordinator.store.tenants import create_api_key, create_tenant
-from tests.ports import free_port
+from tests.ports import free_ports
 
 
 @pytest.fixture(scope="session")
@@ -100,14 +100,15 @@ def start_cluster(
     **spec_kw: object,
 ) -> LocalCluster:
     """A running local cluster of real processes on free loopback ports."""
+    ports = free_ports(2 * coordinators + nodes)
     spec = LocalClusterSpec(
-        more_coordinators=[(free_port(), free_port()) for _ in range(coordinators - 1)],
+        more_coordinators=[(ports.pop(), ports.pop()) for _ in range(coordinators - 1)],
         database_url=database_url,
         secret=secrets.token_hex(16),
         workdir=tmp,
-        http_port=free_port(),
-        coordinator_nng_port=free_port(),
-        node_ports=[free_port() for _ in range(nodes)],
+        http_port=ports.pop(),
+        coordinator_nng_port=ports.pop(),
+        node_ports=[ports.pop() for _ in range(nodes)],
         replication=replication,
         **spec_kw,  # type: ignore[arg-type]
     )

@@ -1,7 +1,8 @@
 -- Model snapshots: a tenant's refitted model as of an event-log prefix, so that a node
 -- taking the tenant over loads it and replays only the events after `seq` (instead of
--- the whole log). A snapshot is stored in parts (each under one message frame); a node
--- writes all parts of one snapshot in one transaction, so readers never see half of one.
+-- the whole log). A snapshot is stored in parts (each under one message frame); the
+-- coordinator writes all parts of one snapshot in one transaction, so readers never see
+-- half of one.
 
 CREATE TABLE model_snapshots (
     tenant_id   text NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,

@@ -25,6 +25,8 @@ SAMPLES = [
     m.Ack(),
     m.SimulateRequest({"version": 1, "order": np.arange(3)}, 0, 1000, 2**64 - 1),
     m.SimulateReply({"version": 1, "totals": np.zeros(4), "count": 4}),
+    m.SnapshotPart("t", 40, 1, 3, 9_000_000, b"d" * 32, b"\x00\xff" * 8),
+    m.FetchSnapshot("t", 2, 40),
 ]
 
 

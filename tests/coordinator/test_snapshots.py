@@ -27,6 +27,7 @@ def test_parts_in_order_make_the_whole() -> None:
     assert [assembly.add(p, "n1") for p in parts[:-1]] == [None, None]
     whole = assembly.add(parts[-1], "n1")
     assert whole is not None and b"".join(whole.parts) == bytes(range(256)) * 10
+    assert whole.matches()
     assert whole.seq == 5 and assembly.held_bytes == 0
 
 
@@ -47,10 +48,14 @@ def test_a_bad_sequence_of_parts_is_refused_and_forgotten(fault: str) -> None:
     else:
         p = parts[1]
         parts[1] = SnapshotPart(p.tenant, p.seq, p.part, p.parts, p.size, p.digest, b"x" * 2500)
-    with pytest.raises(SnapshotRefused) as refused:
-        for p in parts:
-            assembly.add(p, "n1")
-    assert refused.value.reason == "bad-request"
+    if fault == "flipped":  # a whole of the right size, whose digest the handler checks
+        wholes = [assembly.add(p, "n1") for p in parts]
+        assert wholes[-1] is not None and not wholes[-1].matches()
+    else:
+        with pytest.raises(SnapshotRefused) as refused:
+            for p in parts:
+                assembly.add(p, "n1")
+        assert refused.value.reason == "bad-request"
     assert assembly.held_bytes == 0
 
 
@@ -64,8 +69,12 @@ def test_held_bytes_are_bounded_and_stale_snapshots_dropped() -> None:
     with pytest.raises(SnapshotRefused) as refused:
         assembly.add(b[0], "n2")  # would hold 3000 bytes
     assert refused.value.reason == "busy"
-    now[0] = 11.0  # a's sender went quiet: its parts are dropped
+    now[0] = 11.0  # a's sender went quiet: its parts are dropped at the next heartbeat
+    assembly.expire()
+    assert assembly.held_bytes == 0
     assert assembly.add(b[0], "n2") is None and assembly.held_bytes == 1000
+    with pytest.raises(SnapshotRefused):
+        assembly.add(_parts(b"c", 1, seq=-1)[0], "n3")
 
 
 def test_store_keeps_the_newest_two_and_the_first_of_a_seq(database_url: str) -> None:
