@@ -124,9 +124,12 @@ async def test_a_refit_is_saved_and_the_next_owner_starts_from_it() -> None:
 
 
 @pytest.mark.anyio
-@pytest.mark.parametrize("damage", ["bytes", "prior"])
-async def test_a_snapshot_that_does_not_fit_is_ignored_and_the_log_replayed(damage: str
-                                                                            ) -> None:
+@pytest.mark.parametrize("damage", ["bytes", "prior", "decoder"])
+async def test_a_snapshot_that_cannot_be_used_is_counted_and_the_log_replayed(
+        damage: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Whatever is wrong with a snapshot (its bytes, the prior it was made with, or an
+    unexpected error while restoring it, which must not restart the actor into the same
+    snapshot again), the actor replays the whole log and serves."""
     _reset(30)
     async with anyio.create_task_group() as tg:
         system, config = await _system(tg)
@@ -136,8 +139,13 @@ async def test_a_snapshot_that_does_not_fit_is_ignored_and_the_log_replayed(dama
         if damage == "bytes":  # a flipped byte: the digest no longer matches
             parts = FakeCoordinator.stored[30][1]
             parts[1] = bytes([parts[1][0] ^ 1]) + parts[1][1:]
-        else:  # saved by a node with another cold-start prior
+        elif damage == "prior":  # saved by a node with another cold-start prior
             config = dataclasses.replace(config, prior=PublicPrior(1.0, 1.0, 0.7, 2.0, 0.5, 0.1))
+        else:
+            def broken(*args: object) -> None:
+                raise RuntimeError("unexpected")
+
+            monkeypatch.setattr(snapshots, "decode", broken)
         failed_before = snapshots.COUNTERS.failed
         FakeCoordinator.fetches = []
         other = system.spawn("estimator:t2", lambda: TenantEstimator("t", config))
@@ -145,29 +153,5 @@ async def test_a_snapshot_that_does_not_fit_is_ignored_and_the_log_replayed(dama
         assert isinstance(reply, EstimateReply) and reply.seq == 30
         assert FakeCoordinator.fetches[0] == 0  # the whole log
         assert snapshots.COUNTERS.failed == failed_before + 1
-        tg.cancel_scope.cancel()
-
-
-@pytest.mark.anyio
-async def test_a_snapshot_that_fails_to_load_in_any_way_leaves_the_actor_replaying(
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    """An unexpected error while restoring must not restart the actor (which would load
-    the same snapshot again, for ever): it replays the log and serves."""
-    _reset(30)
-    async with anyio.create_task_group() as tg:
-        system, config = await _system(tg)
-        await _refitted_reply(system, "estimator:t", config)
-        with anyio.fail_after(30):
-            await FakeCoordinator.saved.wait()
-
-        def broken(*args: object) -> None:
-            raise RuntimeError("unexpected")
-
-        monkeypatch.setattr(snapshots, "decode", broken)
-        FakeCoordinator.fetches = []
-        other = system.spawn("estimator:t2", lambda: TenantEstimator("t", config))
-        reply = await other.ask(QUESTION, timeout=30)
-        assert isinstance(reply, EstimateReply) and reply.seq == 30
-        assert FakeCoordinator.fetches[0] == 0
         assert system.statistics().restarts == 0
         tg.cancel_scope.cancel()
