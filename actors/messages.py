@@ -6,6 +6,8 @@ only msgpack-able values (numpy arrays travel as an ext type).
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -89,6 +91,14 @@ class SnapshotPart(Message):
     size: int
     digest: bytes
     data: bytes
+
+
+def snapshot_digest(parts: Iterable[bytes]) -> bytes:
+    """The digest a :class:`SnapshotPart` carries: blake2b-256 of all parts joined."""
+    digest = hashlib.blake2b(digest_size=32)
+    for part in parts:
+        digest.update(part)
+    return digest.digest()
 
 
 @message

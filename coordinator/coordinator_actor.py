@@ -102,10 +102,7 @@ class CoordinatorActor(Actor):
                                               None if msg.seq < 0 else msg.seq)
         except (asyncpg.PostgresError, OSError) as e:
             raise Refused("unavailable", f"snapshot store unavailable: {e}") from e
-        if found is None:
-            return SnapshotPart(msg.tenant, msg.seq, msg.part, 0, 0, b"", b"")
-        return SnapshotPart(msg.tenant, found.seq, found.part, found.parts, found.size,
-                            found.digest, found.data)
+        return found or SnapshotPart(msg.tenant, msg.seq, msg.part, 0, 0, b"", b"")
 
     def view(self) -> ClusterView:
         """The current live membership as sent to nodes."""

@@ -221,11 +221,10 @@ class AnalogyIndex:
         self._index = self._restored(params)
         self.n_deleted = 0
         self._reset_flat()
-        if self._flat is not None:
-            if labels.shape[0] > self.flat_limit:
-                self._flat = None
-            else:
-                self._flat.add(vectors, labels)
+        if self._flat is not None and labels.shape[0] <= self.flat_limit:
+            self._flat.add(vectors, labels)
+        else:
+            self._flat = None
 
     def _is_deleted(self, label: int) -> bool:
         try:

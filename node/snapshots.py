@@ -14,7 +14,6 @@ whole log, as without snapshots.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -23,7 +22,7 @@ import anyio
 
 from actors import AskTimeout, RemoteError
 from actors.errors import ProtocolError
-from actors.messages import FetchSnapshot, SnapshotPart
+from actors.messages import FetchSnapshot, SnapshotPart, snapshot_digest
 from actors.system import ActorSystem
 from actors.wire import pack, unpack
 from kernels import Estimator, PublicPrior
@@ -99,7 +98,7 @@ def decode(data: bytes, tenant: str, prior: PublicPrior | None) -> TenantSnapsho
 def split(data: bytes, part_bytes: int) -> tuple[bytes, list[bytes]]:
     """The blake2b-256 digest of ``data`` and ``data`` cut into parts."""
     parts = [data[i:i + part_bytes] for i in range(0, len(data), part_bytes)] or [b""]
-    return hashlib.blake2b(data, digest_size=32).digest(), parts
+    return snapshot_digest([data]), parts
 
 
 #: How long the last part may take: the coordinator stores the whole snapshot before it
@@ -135,7 +134,7 @@ class SnapshotUnavailable(Exception):
 
 def _joined(chunks: list[bytes], size: int, digest: bytes) -> bytes:
     data = b"".join(chunks)
-    if len(data) != size or hashlib.blake2b(data, digest_size=32).digest() != digest:
+    if len(data) != size or snapshot_digest([data]) != digest:
         raise SnapshotUnavailable("snapshot digest or size does not match")
     return data
 

@@ -9,24 +9,13 @@ meanwhile reads as absent and the node falls back to replaying the whole log.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import asyncpg
 
+from actors.messages import SnapshotPart
+
 #: Snapshots kept per tenant (the newest; an older one serves while a newer is written).
 KEEP = 2
-
-
-@dataclass(frozen=True)
-class SnapshotPart:
-    """One part of a stored snapshot, with what identifies the whole."""
-
-    seq: int
-    part: int
-    parts: int
-    size: int
-    digest: bytes
-    data: bytes
 
 
 async def save(conn: asyncpg.Connection, tenant_id: str, seq: int, digest: bytes,
@@ -58,7 +47,8 @@ async def save(conn: asyncpg.Connection, tenant_id: str, seq: int, digest: bytes
 
 async def read_part(conn: asyncpg.Connection | asyncpg.Pool, tenant_id: str, part: int,
                     seq: int | None = None) -> SnapshotPart | None:
-    """Part ``part`` of the snapshot at ``seq`` (None: the newest); None if there is none."""
+    """Part ``part`` of the snapshot at ``seq`` (None: the newest), as the message that
+    carries it; None if there is none."""
     row = await conn.fetchrow(
         "SELECT s.seq, s.parts, s.size, s.digest, p.part, p.data FROM model_snapshots s"
         " JOIN model_snapshot_parts p ON p.tenant_id = s.tenant_id AND p.seq = s.seq"
@@ -67,5 +57,5 @@ async def read_part(conn: asyncpg.Connection | asyncpg.Pool, tenant_id: str, par
         tenant_id, part, seq)
     if row is None:
         return None
-    return SnapshotPart(int(row["seq"]), int(row["part"]), int(row["parts"]), int(row["size"]),
-                        bytes(row["digest"]), bytes(row["data"]))
+    return SnapshotPart(tenant_id, int(row["seq"]), int(row["part"]), int(row["parts"]),
+                        int(row["size"]), bytes(row["digest"]), bytes(row["data"]))

@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import hashlib
-
 import anyio
 import asyncpg
 import pytest
 
-from actors.messages import SnapshotPart
+from actors.messages import SnapshotPart, snapshot_digest
 from coordinator.snapshot_assembly import SnapshotAssembly, SnapshotRefused
 from coordinator.store import snapshots
 from tests.conftest import make_tenant
 
 
 def _parts(data: bytes, size: int, tenant: str = "t", seq: int = 5) -> list[SnapshotPart]:
-    digest = hashlib.blake2b(data, digest_size=32).digest()
+    digest = snapshot_digest([data])
     chunks = [data[i:i + size] for i in range(0, len(data), size)]
     return [SnapshotPart(tenant, seq, i, len(chunks), len(data), digest, c)
             for i, c in enumerate(chunks)]
