@@ -90,13 +90,24 @@ class NodeAgent:
                 log.info("joined coordinator=%s members=%d", address, len(reply.members))
             self.views[address] = reply
 
+    def _rings(self, extra: int) -> list[Ring]:
+        """Each coordinator's ring, with ``extra`` owners beyond its replication."""
+        return [Ring([m[0] for m in v.members], v.replication + extra)
+                for v in self.views.values()]
+
+    def first_owner(self, tenant: str) -> bool:
+        """Whether this node comes first among ``tenant``'s owners in some coordinator's
+        view (or knows no view yet): the one node that saves the tenant's snapshots."""
+        rings = self._rings(0)
+        return not rings or any(r.owners(tenant)[:1] == [self.config.node_id] for r in rings)
+
     def _evict_unowned(self) -> None:
         if not self.views or self.draining:
             return
         # Kept: the tenants this node owns, and those it is the spare for (the next in line,
         # which coordinators ask when both owners are slow): dropping a spare copy made every
         # such read replay the tenant's whole log again.
-        rings = [Ring([m[0] for m in v.members], v.replication + 1) for v in self.views.values()]
+        rings = self._rings(1)
         for name in self.system.actor_names():
             if not name.startswith(ESTIMATOR_PREFIX):
                 continue

@@ -49,6 +49,12 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
                    help="save a tenant's refitted model as a snapshot once it has this many "
                         "actuals, so the next node to load the tenant replays only what came "
                         "after (default 1000, or RECKON_SNAPSHOT_MIN_ITEMS; 0: never save)")
+    p.add_argument("--snapshot-every", type=int, metavar="N",
+                   default=os.environ.get("RECKON_SNAPSHOT_EVERY", "5000"),
+                   help="between refits, also save the model in use once N events (and a "
+                        "quarter of the log) came after the last snapshot: what the next node "
+                        "replays stays about that short (default 5000, or "
+                        "RECKON_SNAPSHOT_EVERY; 0: after refits only)")
     p.add_argument("--log-level", default=os.environ.get("RECKON_LOG_LEVEL", "info"))
     return p
 
@@ -73,6 +79,8 @@ def config_from_args(args: argparse.Namespace, environ: dict[str, str]) -> NodeC
         raise SystemExit("reckon node: --refit-min-items must be at least 1")
     if args.snapshot_min_items < 0:
         raise SystemExit("reckon node: --snapshot-min-items must be at least 0")
+    if args.snapshot_every < 0:
+        raise SystemExit("reckon node: --snapshot-every must be at least 0")
     node_id = args.node_id or f"{socket.gethostname()}:{args.listen.rsplit(':', 1)[-1]}"
     return NodeConfig(
         node_id=node_id,
@@ -85,6 +93,7 @@ def config_from_args(args: argparse.Namespace, environ: dict[str, str]) -> NodeC
         refit_growth=args.refit_growth,
         refit_min_items=args.refit_min_items,
         snapshot_min_items=args.snapshot_min_items,
+        snapshot_every=args.snapshot_every,
     )
 
 
@@ -98,7 +107,7 @@ async def serve(config: NodeConfig) -> None:
     def spawn_missing(name: str):  # type: ignore[no-untyped-def]
         if name.startswith(ESTIMATOR_PREFIX) and len(name) > len(ESTIMATOR_PREFIX):
             tenant = name[len(ESTIMATOR_PREFIX):]
-            return lambda: TenantEstimator(tenant, config)
+            return lambda: TenantEstimator(tenant, config, agent.first_owner)
         return None
 
     seconds = warm_up()

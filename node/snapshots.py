@@ -1,14 +1,16 @@
-"""Tenant model snapshots: what a node saves after a refit and loads on taking a tenant over.
+"""Tenant model snapshots: what a node saves and loads on taking a tenant over.
 
-A snapshot is the refitted model with its analogy graph (so loading skips the index
+A snapshot is a tenant's model with its analogy graph (so loading skips the index
 rebuild, most of a large tenant's load time), the tenant's item table, and the log
-position ``seq`` they reflect. It is msgpack (numpy arrays as the wire's ext type), cut
-into parts that each fit a message, and stored through a coordinator in PostgreSQL
-(:mod:`coordinator.store.snapshots`). A node loading a tenant takes the newest snapshot
-and replays only the events after its ``seq``; whatever goes wrong on the way (no
-coordinator, a missing part, a digest or format that does not match, a model built on
-another cold-start prior) is counted in ``snapshots_failed`` and leaves it replaying the
-whole log, as without snapshots.
+position ``seq`` they reflect. A tenant's first owner saves one after each refit and,
+between refits, once enough events arrived since the last one (so the tail a node taking
+over replays stays short); the model is then the one in use, with what it learned online.
+It is msgpack (numpy arrays as the wire's ext type), cut into parts that each fit a message,
+and stored through a coordinator in PostgreSQL (:mod:`coordinator.store.snapshots`). A node
+loading a tenant takes the newest snapshot and replays only the events after its ``seq``;
+whatever goes wrong on the way (no coordinator, a missing part, a digest or format that does
+not match, a model built on another cold-start prior) is counted in ``snapshots_failed`` and
+leaves it replaying the whole log, as without snapshots.
 """
 
 from __future__ import annotations
@@ -35,13 +37,17 @@ FORMAT = 1
 
 @dataclass
 class TenantSnapshot:
-    """A tenant's state as of log position ``seq``."""
+    """A tenant's state as of log position ``seq``: a model that went through ``refits``
+    refits, the last of the log prefix up to ``refit_seq`` holding ``fitted_on`` actuals
+    (which set when the next refit is due), then learned online up to ``seq``."""
 
     tenant: str
     seq: int
     refits: int
     items: dict[str, dict[str, Any]]
     model: Estimator
+    refit_seq: int
+    fitted_on: int
 
 
 @dataclass
@@ -60,18 +66,28 @@ def _prior_key(prior: PublicPrior | None) -> list[float] | None:
     return None if prior is None else [float(v) for v in dataclasses.astuple(prior)]
 
 
-def encode(snapshot: TenantSnapshot, prior: PublicPrior | None) -> bytes:
-    """The snapshot as bytes (the model's own arrays are read, not changed)."""
+def capture(snapshot: TenantSnapshot, prior: PublicPrior | None) -> dict[str, Any]:
+    """The snapshot as plain data that shares nothing the model changes later: taken
+    between two messages, the model in use can go on learning while it is encoded
+    (about 15 ms for 21,000 items, against 100 ms for :func:`encode`)."""
     ids = list(snapshot.items)
-    return pack({
+    return {
         "format": FORMAT, "tenant": snapshot.tenant, "seq": snapshot.seq,
-        "refits": snapshot.refits, "prior": _prior_key(prior),
+        "refits": snapshot.refits, "refit_seq": snapshot.refit_seq,
+        "fitted_on": snapshot.fitted_on, "prior": _prior_key(prior),
         "item_ids": ids,
         "item_titles": [snapshot.items[i]["title"] for i in ids],
         "item_descriptions": [snapshot.items[i]["description"] for i in ids],
         "item_features": [snapshot.items[i]["features"] for i in ids],
         "model": snapshot.model.to_state(with_index=True),
-    })
+    }
+
+
+def encode(snapshot: TenantSnapshot | dict[str, Any], prior: PublicPrior | None) -> bytes:
+    """The snapshot (or what :func:`capture` took of it) as bytes; the model's own arrays
+    are read, not changed."""
+    body = snapshot if isinstance(snapshot, dict) else capture(snapshot, prior)
+    return pack(body)
 
 
 def decode(data: bytes, tenant: str, prior: PublicPrior | None) -> TenantSnapshot:
@@ -90,7 +106,11 @@ def decode(data: bytes, tenant: str, prior: PublicPrior | None) -> TenantSnapsho
         items = {str(i): {"title": str(t), "description": str(d), "features": dict(f)}
                  for i, t, d, f in zip(ids, titles, descriptions, features, strict=True)}
         model = Estimator.from_state(body["model"])
-        return TenantSnapshot(tenant, int(body["seq"]), int(body["refits"]), items, model)
+        seq = int(body["seq"])
+        # Snapshots saved only after refits had neither key: the refit was of all of them.
+        return TenantSnapshot(tenant, seq, int(body["refits"]), items, model,
+                              int(body.get("refit_seq", seq)),
+                              int(body.get("fitted_on", model.n_observations)))
     except (ProtocolError, KeyError, TypeError, AttributeError) as e:
         raise ValueError(f"malformed snapshot: {e!r}") from e
 

@@ -14,8 +14,10 @@ while the current model keeps serving and learning. What it learns meanwhile is 
 and replayed into the refitted model, which is then swapped in between two messages; the
 model version names the refit and the log prefix it was fitted on
 (``reckon-blend.v3+refit2.s780/acme@812``), so one version string means one model.
-Each refitted model is also saved as a snapshot (:mod:`node.snapshots`) for the next node
-that loads the tenant.
+The tenant's first owner also saves snapshots (:mod:`node.snapshots`) for the next node
+that loads the tenant: each refitted model, and the model in use whenever the events since
+the last snapshot reach ``snapshot_every`` (and a quarter of the log), so that node replays
+a short tail. The other owners build the same models from the same events and save none.
 """
 
 from __future__ import annotations
@@ -77,9 +79,13 @@ class TenantEstimator(Actor):
 
     mailbox_size = 4096
 
-    def __init__(self, tenant: str, config: NodeConfig) -> None:
+    def __init__(self, tenant: str, config: NodeConfig,
+                 first_owner: Callable[[str], bool] | None = None) -> None:
         self.tenant = tenant
         self.config = config
+        # Whether this node is the tenant's first owner, the one that saves its snapshots
+        # (None: always, as for a single node).
+        self._first_owner = first_owner
         self.model = Estimator(EstimatorConfig(), prior=config.prior)
         self.items: dict[str, dict[str, Any]] = {}
         self.last_seq = 0
@@ -94,12 +100,16 @@ class TenantEstimator(Actor):
         self._items_at_refit: dict[str, dict[str, Any]] = {}
         #: The seq of the log prefix the model in use was refitted from (0: never refitted).
         self.refit_seq = 0
+        self._fitted_on = 0  # actuals the model in use was refitted on
+        self._saved_seq = 0  # the seq of the last snapshot saved or loaded
+        self._saving = False
 
     async def started(self) -> None:
         if self.config.snapshots:
             await self._load_snapshot()
         await self.catch_up()
         self._start_refit_if_due()  # a replayed history is refitted as a long-lived one was
+        self._start_snapshot_if_due()
         log.info("tenant loaded tenant=%s seq=%d observations=%d address=%s",
                  self.tenant, self.last_seq, self.model.n_observations, self.system.address)
 
@@ -108,7 +118,8 @@ class TenantEstimator(Actor):
     @handles(TenantEvents)
     async def on_events(self, msg: TenantEvents, sender: str) -> None:
         self._swap_refitted()
-        self.preferred_coordinator = sender
+        if sender != self.system.address:  # not this actor's own wake-up (_save_taken)
+            self.preferred_coordinator = sender
         for event in msg.events:
             seq = int(event["seq"])
             if seq > self.last_seq:
@@ -122,6 +133,7 @@ class TenantEstimator(Actor):
         if self.held or msg.head_seq > self.last_seq:
             await self.catch_up()
         self._start_refit_if_due()
+        self._start_snapshot_if_due()
 
     @handles_batch(EstimateRequest, max_batch=ESTIMATE_BATCH,
                    size=lambda msg: len(msg.items), max_size=MAX_ITEMS_PER_CALL)
@@ -233,30 +245,83 @@ class TenantEstimator(Actor):
             return
         log.info("refit done tenant=%s observations=%d seconds=%.2f", self.tenant,
                  refitted.n_observations, anyio.current_time() - started)
-        snapshot = snapshots.TenantSnapshot(self.tenant, self._snapshot_seq, self.refits + 1,
-                                            self._items_at_refit, refitted)
+        snapshot = snapshots.TenantSnapshot(
+            self.tenant, self._snapshot_seq, self.refits + 1, self._items_at_refit, refitted,
+            refit_seq=self._snapshot_seq, fitted_on=refitted.n_observations)
         self._items_at_refit = {}
         data = None
+        if self._saves(refitted.n_observations):
+            # Encoded before the swap: nothing else touches the refitted model yet.
+            data = await self._encode(snapshot)
+        self._refitted = refitted  # swapped in by the next message (see _swap_refitted)
+        if data is not None:
+            self._saved_seq = max(self._saved_seq, snapshot.seq)
+            await self._send(snapshot.seq, data)
+
+    # ---- snapshots ------------------------------------------------------------------------
+    # Saving runs in the actor system's task group, where an error would stop the node:
+    # whatever fails in saving a snapshot is only counted (a snapshot is an optimisation).
+
+    def _saves(self, observations: int) -> bool:
+        """Whether this node saves a snapshot of a model of this many actuals."""
         cfg = self.config
-        # This task runs in the actor system's task group: an error escaping it would stop
-        # the node, so whatever fails in saving a snapshot is only counted.
+        return (cfg.snapshots and 0 < cfg.snapshot_min_items <= observations
+                and (self._first_owner is None or self._first_owner(self.tenant)))
+
+    def _tail_long(self) -> bool:
+        """Whether the log has grown by ``snapshot_every`` events, and by a quarter, since
+        the last snapshot."""
+        every = self.config.snapshot_every
+        return 0 < every <= self.last_seq - self._saved_seq >= self.last_seq // 4
+
+    def _start_snapshot_if_due(self) -> None:
+        """Save the model in use if the tail is long (a refit saves its own)."""
+        if (self._refit_running or self._saving or not self._tail_long()
+                or not self._saves(self.model.n_observations)):
+            return
+        snapshot = snapshots.TenantSnapshot(
+            self.tenant, self.last_seq, self.refits, self.items, self.model,
+            refit_seq=self.refit_seq, fitted_on=self._fitted_on)
         try:
-            if cfg.snapshots and 0 < cfg.snapshot_min_items <= refitted.n_observations:
-                # Encoded before the swap: nothing else touches the refitted model yet.
-                data = await anyio.to_thread.run_sync(
-                    snapshots.encode, snapshot, cfg.prior, abandon_on_cancel=True)
-        except Exception as e:  # noqa: BLE001 - a snapshot is an optimisation
+            body = snapshots.capture(snapshot, self.config.prior)  # here, between messages
+        except Exception as e:  # noqa: BLE001
+            snapshots.COUNTERS.failed += 1
+            log.warning("snapshot not taken tenant=%s error=%r", self.tenant, e)
+            return
+        self._saved_seq = self.last_seq
+        self._saving = True
+        self.system.start_soon(self._save_taken, snapshot.seq, body)
+
+    async def _save_taken(self, seq: int, body: dict[str, Any]) -> None:
+        try:
+            data = await self._encode(body)
+            if data is not None:
+                await self._send(seq, data)
+        finally:
+            self._saving = False
+        if self._tail_long():
+            # Events came meanwhile, enough for another: a message to this actor takes it
+            # between two messages (taken here, the model could be learning in a thread).
+            self.ref.tell(TenantEvents(self.tenant, [], 0))
+
+    async def _encode(self, snapshot: snapshots.TenantSnapshot | dict[str, Any]
+                      ) -> bytes | None:
+        try:
+            return await anyio.to_thread.run_sync(
+                snapshots.encode, snapshot, self.config.prior, abandon_on_cancel=True)
+        except Exception as e:  # noqa: BLE001
             snapshots.COUNTERS.failed += 1
             log.warning("snapshot not encoded tenant=%s error=%r", self.tenant, e)
-        self._refitted = refitted  # swapped in by the next message (see _swap_refitted)
-        if data is None:
-            return
+            return None
+
+    async def _send(self, seq: int, data: bytes) -> None:
+        cfg = self.config
         part_bytes = min(cfg.snapshot_part_bytes, cfg.transport.max_frame_bytes // 2)
         try:
             if not await snapshots.save(self.system, self._coordinators(), self.tenant,
-                                        snapshot.seq, data, part_bytes, cfg.fetch_timeout):
+                                        seq, data, part_bytes, cfg.fetch_timeout):
                 snapshots.COUNTERS.failed += 1
-        except Exception as e:  # noqa: BLE001 - a snapshot is an optimisation
+        except Exception as e:  # noqa: BLE001
             snapshots.COUNTERS.failed += 1
             log.warning("snapshot not sent tenant=%s error=%r", self.tenant, e)
 
@@ -278,9 +343,10 @@ class TenantEstimator(Actor):
             log.warning("snapshot not used tenant=%s error=%r", self.tenant, e)
             return
         self.model, self.items = loaded.model, loaded.items
-        self.last_seq = self.refit_seq = loaded.seq
-        self.refits = loaded.refits
-        self._next_refit = self._after(self.model.n_observations)
+        self.last_seq = self._saved_seq = loaded.seq
+        self.refits, self.refit_seq = loaded.refits, loaded.refit_seq
+        self._fitted_on = loaded.fitted_on
+        self._next_refit = self._after(loaded.fitted_on)
         snapshots.COUNTERS.loaded += 1
         log.info("snapshot loaded tenant=%s seq=%d observations=%d bytes=%d fetch_seconds=%.2f "
                  "restore_seconds=%.2f", self.tenant, loaded.seq, self.model.n_observations,
@@ -301,12 +367,14 @@ class TenantEstimator(Actor):
         self.model = refitted
         self.refits += 1
         self.refit_seq = self._snapshot_seq
+        self._fitted_on = fitted_on
         # The next refit is due when the history has grown enough since what this refit was
         # fitted on: a bulk import that arrived while it ran makes another due at once.
         self._next_refit = self._after(fitted_on)
         log.info("refitted model in use tenant=%s version=%s replayed=%d", self.tenant,
                  self.model_version, len(replay))
         self._start_refit_if_due()
+        self._start_snapshot_if_due()  # what came during the refit may be a long tail
 
     def _after(self, observations: int) -> int:
         """The history size that makes the next refit due."""

@@ -8,7 +8,7 @@ import itertools
 import anyio
 import pytest
 
-from actors import Actor, ActorSystem, Transport, handles
+from actors import Actor, ActorSystem, Ring, Transport, handles
 from actors.messages import ClusterView, Heartbeat
 from node.agent import NodeAgent
 from node.config import NodeConfig
@@ -74,8 +74,6 @@ class ActorNames:
 
 
 def test_a_node_keeps_the_tenants_it_owns_or_is_the_spare_for() -> None:
-    from actors import Ring
-
     members = [f"node-{i}" for i in range(5)]
     ring = Ring(members, 3)
     roles: dict[str, list[str]] = {"owner": [], "spare": [], "other": []}
@@ -93,3 +91,22 @@ def test_a_node_keeps_the_tenants_it_owns_or_is_the_spare_for() -> None:
     assert system.stopped == []  # one strike each, not yet
     agent._evict_unowned()
     assert sorted(system.stopped) == sorted(f"estimator:{t}" for t in roles["other"])
+
+
+def test_the_first_owner_of_a_tenant_is_the_one_that_saves_its_snapshots() -> None:
+    """Exactly one node of a view counts as a tenant's first owner; before any view, a
+    node saves (it may be alone)."""
+    members = [f"node-{i}" for i in range(4)]
+    agents = []
+    for m in members:
+        agent = NodeAgent(None, NodeConfig(node_id=m, listen="tcp://127.0.0.1:1",  # type: ignore[arg-type]
+                                           coordinators=("c",), cluster_secret=SECRET))
+        assert agent.first_owner("t0")
+        agent.views["c"] = ClusterView(members=[[n, f"tcp://{n}"] for n in members],
+                                       replication=2, coordinator_id="c")
+        agents.append(agent)
+    ring = Ring(members, 2)
+    for i in range(50):
+        tenant = f"t{i}"
+        first = [a.config.node_id for a in agents if a.first_owner(tenant)]
+        assert first == ring.owners(tenant)[:1]

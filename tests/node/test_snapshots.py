@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 
 import anyio
 import pytest
@@ -77,12 +78,13 @@ async def _system(tg: anyio.abc.TaskGroup) -> tuple[ActorSystem, NodeConfig]:
     return system, config
 
 
-async def _refitted_reply(system: ActorSystem, name: str, config: NodeConfig
+async def _refitted_reply(system: ActorSystem, name: str, config: NodeConfig,
+                          first_owner: Callable[[str], bool] | None = None,
                           ) -> tuple[EstimateReply, TenantEstimator]:
     made: list[TenantEstimator] = []
 
     def make() -> TenantEstimator:
-        made.append(TenantEstimator("t", config))
+        made.append(TenantEstimator("t", config, first_owner))
         return made[-1]
 
     ref = system.spawn(name, make)
@@ -154,4 +156,97 @@ async def test_a_snapshot_that_cannot_be_used_is_counted_and_the_log_replayed(
         assert FakeCoordinator.fetches[0] == 0  # the whole log
         assert snapshots.COUNTERS.failed == failed_before + 1
         assert system.statistics().restarts == 0
+        tg.cancel_scope.cancel()
+
+
+async def _push(system: ActorSystem, name: str, first: int, last: int) -> None:
+    """Events ``first..last`` appended to the log and pushed to the actor."""
+    new = [_varied_event(s) for s in range(first, last + 1)]
+    FakeCoordinator.log += new
+    await system.ask(system.address, name, TenantEvents("t", new, last), timeout=30)
+
+
+@pytest.mark.anyio
+async def test_between_refits_the_model_in_use_is_saved_and_the_next_owner_replays_less(
+        ) -> None:
+    """Once enough events came after the last snapshot, the model in use (refitted once,
+    then learning online) is saved; a node taking over starts from it, names it by the
+    same version and answers the same."""
+    _reset(30)
+    async with anyio.create_task_group() as tg:
+        system, config = await _system(tg)
+        config = dataclasses.replace(config, refit_growth=10.0, snapshot_every=10)
+        await _refitted_reply(system, "estimator:t", config)
+        with anyio.fail_after(30):
+            await FakeCoordinator.saved.wait()
+        assert list(FakeCoordinator.stored) == [30]
+        FakeCoordinator.saved = anyio.Event()
+        await _push(system, "estimator:t", 31, 39)  # 9 events: fewer than snapshot_every
+        await anyio.sleep(0.3)
+        assert list(FakeCoordinator.stored) == [30]
+        await _push(system, "estimator:t", 40, 45)
+        with anyio.fail_after(30):
+            await FakeCoordinator.saved.wait()
+        assert sorted(FakeCoordinator.stored) == [30, 45]
+        await _push(system, "estimator:t", 46, 47)  # learned after the snapshot
+        before = await system.ask(system.address, "estimator:t", QUESTION, timeout=30)
+        FakeCoordinator.fetches = []
+        other = system.spawn("estimator:t2", lambda: TenantEstimator("t", config))
+        after = await other.ask(QUESTION, timeout=30)
+        assert FakeCoordinator.fetches[0] == 45  # only the tail after the newest snapshot
+        assert isinstance(after, EstimateReply) and isinstance(before, EstimateReply)
+        assert "+refit1.s30/t@47" in before.model_version
+        assert after.model_version == before.model_version
+        assert after.results == before.results
+        tg.cancel_scope.cancel()
+
+
+@pytest.mark.anyio
+async def test_only_the_first_owner_saves_snapshots() -> None:
+    """The other owners of a tenant refit the same history and learn the same events, but
+    send nothing: the first owner's snapshot is theirs too."""
+    _reset(30)
+    async with anyio.create_task_group() as tg:
+        system, config = await _system(tg)
+        config = dataclasses.replace(config, refit_growth=10.0, snapshot_every=10)
+        saved_before = snapshots.COUNTERS.saved
+        reply, actor = await _refitted_reply(system, "estimator:t", config, lambda t: False)
+        assert "+refit1.s30/" in reply.model_version
+        await _push(system, "estimator:t", 31, 60)
+        await anyio.sleep(0.5)
+        assert FakeCoordinator.stored == {}
+        assert snapshots.COUNTERS.saved == saved_before
+        assert not actor._saving
+        tg.cancel_scope.cancel()
+
+
+@pytest.mark.anyio
+async def test_a_snapshot_that_came_due_while_one_was_being_saved_is_taken_when_it_is_done(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Events that make another snapshot due while one is still being sent: the actor takes
+    it once the first is stored, with no further events needed."""
+    _reset(30)
+    gate = anyio.Event()
+    save = snapshots.save
+
+    async def held(*args: object, **kwargs: object) -> bool:
+        await gate.wait()
+        return await save(*args, **kwargs)  # type: ignore[arg-type]
+
+    async with anyio.create_task_group() as tg:
+        system, config = await _system(tg)
+        config = dataclasses.replace(config, refit_growth=10.0, snapshot_every=10)
+        await _refitted_reply(system, "estimator:t", config)
+        with anyio.fail_after(30):
+            await FakeCoordinator.saved.wait()
+        monkeypatch.setattr(snapshots, "save", held)
+        await _push(system, "estimator:t", 31, 45)  # due: taken at 45, held at the gate
+        await _push(system, "estimator:t", 46, 60)  # due again while that one is sent
+        await anyio.sleep(0.2)
+        assert list(FakeCoordinator.stored) == [30]
+        gate.set()
+        with anyio.fail_after(30):
+            while 60 not in FakeCoordinator.stored:
+                await anyio.sleep(0.05)
+        assert sorted(FakeCoordinator.stored) == [30, 45, 60]
         tg.cancel_scope.cancel()
