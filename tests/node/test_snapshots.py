@@ -247,6 +247,7 @@ async def test_a_snapshot_that_came_due_while_one_was_being_saved_is_taken_when_
         gate.set()
         with anyio.fail_after(30):
             while 60 not in FakeCoordinator.stored:
-                await anyio.sleep(0.05)
+                FakeCoordinator.saved = anyio.Event()  # set by the next one stored
+                await FakeCoordinator.saved.wait()
         assert sorted(FakeCoordinator.stored) == [30, 45, 60]
         tg.cancel_scope.cancel()
