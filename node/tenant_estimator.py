@@ -299,9 +299,10 @@ class TenantEstimator(Actor):
                 await self._send(seq, data)
         finally:
             self._saving = False
-        if self._tail_long():
+        if self._tail_long() and self.system.has_actor(self.name):
             # Events came meanwhile, enough for another: a message to this actor takes it
             # between two messages (taken here, the model could be learning in a thread).
+            # Not once the actor is stopped: the message would start it again.
             self.ref.tell(TenantEvents(self.tenant, [], 0))
 
     async def _encode(self, snapshot: snapshots.TenantSnapshot | dict[str, Any]
