@@ -159,6 +159,19 @@ async def test_a_snapshot_that_cannot_be_used_is_counted_and_the_log_replayed(
         tg.cancel_scope.cancel()
 
 
+async def _every_10_after_a_saved_refit(tg: anyio.abc.TaskGroup
+                                        ) -> tuple[ActorSystem, NodeConfig]:
+    """A tenant actor ``estimator:t`` that refitted the first 30 events and saved that
+    model, and saves the model in use every 10 events after."""
+    system, config = await _system(tg)
+    config = dataclasses.replace(config, refit_growth=10.0, snapshot_every=10)
+    await _refitted_reply(system, "estimator:t", config)
+    with anyio.fail_after(30):
+        await FakeCoordinator.saved.wait()
+    assert list(FakeCoordinator.stored) == [30]
+    return system, config
+
+
 async def _push(system: ActorSystem, name: str, first: int, last: int) -> None:
     """Events ``first..last`` appended to the log and pushed to the actor."""
     new = [_varied_event(s) for s in range(first, last + 1)]
@@ -174,12 +187,7 @@ async def test_between_refits_the_model_in_use_is_saved_and_the_next_owner_repla
     same version and answers the same."""
     _reset(30)
     async with anyio.create_task_group() as tg:
-        system, config = await _system(tg)
-        config = dataclasses.replace(config, refit_growth=10.0, snapshot_every=10)
-        await _refitted_reply(system, "estimator:t", config)
-        with anyio.fail_after(30):
-            await FakeCoordinator.saved.wait()
-        assert list(FakeCoordinator.stored) == [30]
+        system, config = await _every_10_after_a_saved_refit(tg)
         FakeCoordinator.saved = anyio.Event()
         await _push(system, "estimator:t", 31, 39)  # 9 events: fewer than snapshot_every
         await anyio.sleep(0.3)
@@ -234,11 +242,7 @@ async def test_a_snapshot_that_came_due_while_one_was_being_saved_is_taken_when_
         return await save(*args, **kwargs)  # type: ignore[arg-type]
 
     async with anyio.create_task_group() as tg:
-        system, config = await _system(tg)
-        config = dataclasses.replace(config, refit_growth=10.0, snapshot_every=10)
-        await _refitted_reply(system, "estimator:t", config)
-        with anyio.fail_after(30):
-            await FakeCoordinator.saved.wait()
+        system, _ = await _every_10_after_a_saved_refit(tg)
         monkeypatch.setattr(snapshots, "save", held)
         await _push(system, "estimator:t", 31, 45)  # due: taken at 45, held at the gate
         await _push(system, "estimator:t", 46, 60)  # due again while that one is sent
