@@ -3,8 +3,10 @@
 A node sends the parts of one snapshot in order, each in its own message; the coordinator
 keeps them in memory and stores the snapshot once the last part arrives and the digest of
 the whole matches (:mod:`coordinator.store.snapshots`). Bounded: a snapshot that stops
-arriving is dropped after ``ttl`` seconds, and parts beyond ``max_bytes`` held in all are
-refused (the node tries again after its next refit).
+arriving is dropped after ``ttl`` seconds, and the first part of one whose announced size
+would take the snapshots arriving at once past ``max_bytes`` is refused (``busy``; or
+``too-large`` when it alone is), before any more of it is sent; the node tries again with
+its next snapshot.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ MAX_PARTS = 1024
 
 
 class SnapshotRefused(Exception):
-    """A part that cannot be taken; ``reason`` is ``bad-request`` or ``busy``."""
+    """A part that cannot be taken; ``reason`` is ``bad-request``, ``busy`` or
+    ``too-large``."""
 
     def __init__(self, reason: str, detail: str) -> None:
         super().__init__(detail)
@@ -70,6 +73,11 @@ class SnapshotAssembly:
         """Bytes of parts held for snapshots not yet whole."""
         return sum(p.held for p in self._pending.values())
 
+    @property
+    def reserved_bytes(self) -> int:
+        """Bytes announced by the snapshots not yet whole (what they will hold)."""
+        return sum(p.size for p in self._pending.values())
+
     def add(self, msg: SnapshotPart, sender: str) -> Snapshot | None:
         """Take one part; the whole snapshot when this was its last part, else None.
 
@@ -82,6 +90,12 @@ class SnapshotAssembly:
             raise SnapshotRefused("bad-request", "malformed snapshot part")
         key = (sender, msg.tenant, msg.seq)
         if msg.part == 0:
+            self._pending.pop(key, None)  # a sender starting this snapshot over
+            if msg.size > self.max_bytes:
+                raise SnapshotRefused("too-large", f"a snapshot of {msg.size} bytes is over "
+                                      f"the {self.max_bytes} a coordinator holds")
+            if self.reserved_bytes + msg.size > self.max_bytes:
+                raise SnapshotRefused("busy", "too many snapshots arriving at once")
             self._pending[key] = _Pending(msg.parts, msg.size, msg.digest, now)
         pending = self._pending.get(key)
         if pending is None or msg.part != len(pending.data) or (
@@ -91,9 +105,6 @@ class SnapshotAssembly:
         if pending.held + len(msg.data) > pending.size:
             del self._pending[key]
             raise SnapshotRefused("bad-request", "snapshot larger than announced")
-        if self.held_bytes + len(msg.data) > self.max_bytes:
-            del self._pending[key]
-            raise SnapshotRefused("busy", "too many snapshots arriving at once")
         pending.data.append(msg.data)
         if len(pending.data) < pending.parts:
             return None

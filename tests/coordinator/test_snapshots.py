@@ -58,21 +58,28 @@ def test_a_bad_sequence_of_parts_is_refused_and_forgotten(fault: str) -> None:
 
 
 def test_held_bytes_are_bounded_and_stale_snapshots_dropped() -> None:
+    """A snapshot that would not fit is refused at its first part, before the rest of it is
+    sent: at once if it alone is over the bound, else while others take the room."""
     now = [0.0]
-    assembly = SnapshotAssembly(max_bytes=2500, ttl=10, clock=lambda: now[0])
+    assembly = SnapshotAssembly(max_bytes=5000, ttl=10, clock=lambda: now[0])
     a = _parts(b"a" * 3000, 1000, tenant="a")
     b = _parts(b"b" * 3000, 1000, tenant="b")
-    assembly.add(a[0], "n1")
-    assembly.add(a[1], "n1")
+    assert assembly.add(a[0], "n1") is None
+    assert assembly.held_bytes == 1000 and assembly.reserved_bytes == 3000
     with pytest.raises(SnapshotRefused) as refused:
-        assembly.add(b[0], "n2")  # would hold 3000 bytes
+        assembly.add(b[0], "n2")  # with a's rest to come, 6000 bytes
     assert refused.value.reason == "busy"
+    with pytest.raises(SnapshotRefused) as refused:
+        assembly.add(_parts(b"c" * 5001, 1000, tenant="c")[0], "n3")
+    assert refused.value.reason == "too-large"
     now[0] = 11.0  # a's sender went quiet: its parts are dropped at the next heartbeat
     assembly.expire()
-    assert assembly.held_bytes == 0
+    assert assembly.held_bytes == 0 and assembly.reserved_bytes == 0
     assert assembly.add(b[0], "n2") is None and assembly.held_bytes == 1000
     with pytest.raises(SnapshotRefused):
         assembly.add(_parts(b"c", 1, seq=-1)[0], "n3")
+    # A sender that starts a snapshot over is not refused for its own first try.
+    assert assembly.add(b[0], "n2") is None and assembly.reserved_bytes == 3000
 
 
 def test_store_keeps_the_newest_two_and_the_first_of_a_seq(database_url: str) -> None:
