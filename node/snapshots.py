@@ -126,9 +126,16 @@ def split(data: bytes, part_bytes: int) -> tuple[bytes, list[bytes]]:
 LAST_PART_TIMEOUT = 60.0
 
 
+class SnapshotTooLarge(Exception):
+    """A coordinator refused a snapshot as larger than it can hold (a tenant's snapshots
+    only grow: the next will be refused too)."""
+
+
 async def save(system: ActorSystem, coordinators: list[str], tenant: str, seq: int,
                data: bytes, part_bytes: int, timeout: float) -> bool:
-    """Send a snapshot to the first coordinator that takes all its parts; False if none did."""
+    """Send a snapshot to the first coordinator that takes all its parts; False if none did.
+
+    Raises :class:`SnapshotTooLarge` if a coordinator refuses it as too large."""
     digest, parts = await anyio.to_thread.run_sync(split, data, part_bytes)
     for address in coordinators:
         try:
@@ -140,6 +147,8 @@ async def save(system: ActorSystem, coordinators: list[str], tenant: str, seq: i
         except (AskTimeout, RemoteError) as e:
             log.warning("snapshot not stored tenant=%s seq=%d coordinator=%s error=%s",
                         tenant, seq, address, e)
+            if isinstance(e, RemoteError) and e.code == "too-large":
+                raise SnapshotTooLarge(str(e)) from e
             continue
         COUNTERS.saved += 1
         log.info("snapshot stored tenant=%s seq=%d bytes=%d parts=%d", tenant, seq,

@@ -103,6 +103,7 @@ class TenantEstimator(Actor):
         self._fitted_on = 0  # actuals the model in use was refitted on
         self._saved_seq = 0  # the seq of the last snapshot saved or loaded
         self._saving = False
+        self._too_large = False  # a coordinator refused a snapshot of it as too large
 
     async def started(self) -> None:
         if self.config.snapshots:
@@ -266,6 +267,7 @@ class TenantEstimator(Actor):
         """Whether this node saves a snapshot of a model of this many actuals."""
         cfg = self.config
         return (cfg.snapshots and 0 < cfg.snapshot_min_items <= observations
+                and not self._too_large
                 and (self._first_owner is None or self._first_owner(self.tenant)))
 
     def _tail_long(self) -> bool:
@@ -322,6 +324,11 @@ class TenantEstimator(Actor):
             if not await snapshots.save(self.system, self._coordinators(), self.tenant,
                                         seq, data, part_bytes, cfg.fetch_timeout):
                 snapshots.COUNTERS.failed += 1
+        except snapshots.SnapshotTooLarge:
+            snapshots.COUNTERS.failed += 1
+            self._too_large = True  # it only grows: no more tries while this actor lives
+            log.warning("tenant too large to snapshot tenant=%s bytes=%d: no more snapshots",
+                        self.tenant, len(data))
         except Exception as e:  # noqa: BLE001
             snapshots.COUNTERS.failed += 1
             log.warning("snapshot not sent tenant=%s error=%r", self.tenant, e)

@@ -8,7 +8,7 @@ from collections.abc import Callable
 import anyio
 import pytest
 
-from actors import Actor, ActorSystem, Transport, handles
+from actors import Actor, ActorSystem, Refused, Transport, handles
 from actors.messages import (
     EstimateReply,
     EstimateRequest,
@@ -17,7 +17,7 @@ from actors.messages import (
     SnapshotPart,
     TenantEvents,
 )
-from coordinator.snapshot_assembly import SnapshotAssembly
+from coordinator.snapshot_assembly import SnapshotAssembly, SnapshotRefused
 from kernels import PublicPrior
 from node import snapshots
 from node.config import NodeConfig
@@ -37,6 +37,7 @@ class FakeCoordinator(Actor):
     stored: dict[int, tuple[bytes, list[bytes], int]] = {}  # seq -> digest, parts, size
     saved: anyio.Event
     assembly = SnapshotAssembly()
+    parts_seen = 0
 
     @handles(FetchEvents)
     async def fetch(self, msg: FetchEvents, sender: str) -> TenantEvents:
@@ -46,7 +47,11 @@ class FakeCoordinator(Actor):
 
     @handles(SnapshotPart)
     async def put(self, msg: SnapshotPart, sender: str) -> None:
-        whole = FakeCoordinator.assembly.add(msg, sender)
+        FakeCoordinator.parts_seen += 1
+        try:
+            whole = FakeCoordinator.assembly.add(msg, sender)
+        except SnapshotRefused as e:
+            raise Refused(e.reason, str(e)) from e
         if whole is not None:
             FakeCoordinator.stored[whole.seq] = (whole.digest, whole.parts, msg.size)
             FakeCoordinator.saved.set()
@@ -65,6 +70,8 @@ def _reset(n_events: int) -> None:
     FakeCoordinator.fetches = []
     FakeCoordinator.stored = {}
     FakeCoordinator.saved = anyio.Event()
+    FakeCoordinator.assembly = SnapshotAssembly()
+    FakeCoordinator.parts_seen = 0
 
 
 async def _system(tg: anyio.abc.TaskGroup) -> tuple[ActorSystem, NodeConfig]:
@@ -254,4 +261,28 @@ async def test_a_snapshot_that_came_due_while_one_was_being_saved_is_taken_when_
                 FakeCoordinator.saved = anyio.Event()  # set by the next one stored
                 await FakeCoordinator.saved.wait()
         assert sorted(FakeCoordinator.stored) == [30, 45, 60]
+        tg.cancel_scope.cancel()
+
+
+@pytest.mark.anyio
+async def test_a_tenant_too_large_to_snapshot_is_not_encoded_and_sent_again() -> None:
+    """A coordinator refuses a snapshot over its bound at the first part; the actor counts
+    that once and stops trying (its snapshots only grow), where it would otherwise encode
+    and start sending one every ``snapshot_every`` events."""
+    _reset(30)
+    FakeCoordinator.assembly = SnapshotAssembly(max_bytes=10_000)  # a snapshot is ~9 MB
+    async with anyio.create_task_group() as tg:
+        system, config = await _system(tg)
+        config = dataclasses.replace(config, refit_growth=10.0, snapshot_every=10)
+        failed = snapshots.COUNTERS.failed
+        _, actor = await _refitted_reply(system, "estimator:t", config)
+        with anyio.fail_after(30):
+            while not actor._too_large:  # noqa: ASYNC110 - set by the actor on the reply
+                await anyio.sleep(0.05)
+        assert FakeCoordinator.parts_seen == 1 and FakeCoordinator.stored == {}
+        assert snapshots.COUNTERS.failed == failed + 1
+        await _push(system, "estimator:t", 31, 60)  # a snapshot would be due twice over
+        await anyio.sleep(0.3)
+        assert FakeCoordinator.parts_seen == 1 and not actor._saving
+        assert snapshots.COUNTERS.failed == failed + 1
         tg.cancel_scope.cancel()
