@@ -82,16 +82,19 @@ class CoordinatorActor(Actor):
             raise Refused(e.reason, str(e)) from e
         if whole is None:
             return
-        if not await anyio.to_thread.run_sync(whole.matches):
-            raise Refused("bad-request", "snapshot digest does not match")
         try:
-            async with self.pool.acquire() as conn:
-                stored = await snapshots.save(conn, whole.tenant, whole.seq, whole.digest,
-                                              whole.parts)
-        except asyncpg.ForeignKeyViolationError:
-            stored = False  # the tenant was deleted meanwhile
-        except (asyncpg.PostgresError, OSError) as e:
-            raise Refused("unavailable", f"snapshot store unavailable: {e}") from e
+            if not await anyio.to_thread.run_sync(whole.matches):
+                raise Refused("bad-request", "snapshot digest does not match")
+            try:
+                async with self.pool.acquire() as conn:
+                    stored = await snapshots.save(conn, whole.tenant, whole.seq, whole.digest,
+                                                  whole.parts)
+            except asyncpg.ForeignKeyViolationError:
+                stored = False  # the tenant was deleted meanwhile
+            except (asyncpg.PostgresError, OSError) as e:
+                raise Refused("unavailable", f"snapshot store unavailable: {e}") from e
+        finally:
+            self.snapshots.done(whole)  # its memory counts until here
         if not stored:
             raise Refused("not-found", f"no tenant {whole.tenant!r} with seq {whole.seq}")
 

@@ -67,6 +67,7 @@ class SnapshotAssembly:
         self.ttl = ttl
         self._clock = clock
         self._pending: dict[tuple[str, str, int], _Pending] = {}
+        self._storing = 0  # bytes of whole snapshots handed out and not yet done with
 
     @property
     def held_bytes(self) -> int:
@@ -75,11 +76,18 @@ class SnapshotAssembly:
 
     @property
     def reserved_bytes(self) -> int:
-        """Bytes announced by the snapshots not yet whole (what they will hold)."""
-        return sum(p.size for p in self._pending.values())
+        """Bytes announced by the snapshots not yet whole (what they will hold), and of
+        those whole but still being checked and stored (see :meth:`done`)."""
+        return sum(p.size for p in self._pending.values()) + self._storing
+
+    def done(self, whole: Snapshot) -> None:
+        """The caller is done with a whole snapshot from :meth:`add` (stored or not): its
+        bytes no longer count against ``max_bytes``."""
+        self._storing -= sum(len(p) for p in whole.parts)
 
     def add(self, msg: SnapshotPart, sender: str) -> Snapshot | None:
-        """Take one part; the whole snapshot when this was its last part, else None.
+        """Take one part; the whole snapshot when this was its last part, else None (the
+        caller hands it back to :meth:`done` once it is stored or dropped).
 
         Raises :class:`SnapshotRefused` for a part out of order, one that does not agree with
         the first, a whole of another size than announced, or no room.
@@ -111,6 +119,7 @@ class SnapshotAssembly:
         del self._pending[key]
         if pending.held != pending.size:
             raise SnapshotRefused("bad-request", "snapshot smaller than announced")
+        self._storing += pending.size
         return Snapshot(msg.tenant, msg.seq, pending.digest, pending.data)
 
     def expire(self) -> float:

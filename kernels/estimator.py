@@ -339,8 +339,6 @@ class Estimator:
         """
         from kernels.refit import refit_estimator
 
-        if self._items.n_live != self._items.n_rows:
-            self._compact()
         snapshot = Estimator(self.config)
         snapshot._items = ItemStore.from_state(self._items.to_state(), first_coord=1)
         snapshot._features = Featurizer(
@@ -350,11 +348,14 @@ class Estimator:
 
     def to_state(self, with_index: bool = False) -> dict[str, Any]:
         """A msgpack-friendly snapshot: a flat dict of numpy arrays, ints, floats, strs and
-        lists of str. :meth:`from_state` restores a model that predicts identically. The
-        analogy index is rebuilt from the stored vectors, unless ``with_index`` saves its
-        graph too (``index.*`` keys: about 1.2 KB an item, and no rebuild on restore)."""
-        if self._items.n_live != self._items.n_rows:
-            self._compact()
+        lists of str, sharing nothing this model changes later; the model itself is left
+        as it is (so it may be a model in use). :meth:`from_state` restores a model that
+        predicts identically, but for analogies that an approximate search finds in
+        another graph: the analogy index is rebuilt from the stored vectors, unless
+        ``with_index`` saves its graph too (``index.*`` keys: about 1.2 KB an item, and no
+        rebuild on restore). The graph is saved only while no learned item has been
+        replaced since the index was last rebuilt (the items are saved without the
+        replaced ones, which the graph still holds)."""
         state: dict[str, Any] = {"version": STATE_VERSION}
         for f in dataclasses.fields(self.config):
             state[f"config.{f.name}"] = getattr(self.config, f.name)
@@ -367,7 +368,7 @@ class Estimator:
         ):
             for key, value in part.items():
                 state[f"{prefix}.{key}"] = value
-        if with_index:
+        if with_index and self._items.n_live == self._items.n_rows:
             for key, value in self._index.graph_state().items():
                 state[f"index.{key}"] = value
         return state

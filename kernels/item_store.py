@@ -168,16 +168,28 @@ class ItemStore:
         self._row_of = {item_id: r for r, item_id in enumerate(self.ids)}
 
     def to_state(self) -> dict[str, Any]:
-        """Plain-data snapshot of the live items (retired rows are not kept)."""
-        self.compact()
+        """Plain-data snapshot of the live items, as :meth:`compact` would leave them
+        (retired rows are not kept); the store itself is left as it is."""
+        if self.n_live == self.n_rows:
+            return {
+                "ids": list(self.ids),
+                "titles": list(self.titles),
+                "features": list(self.features),
+                "efforts": self.efforts.copy(),
+                "indptr": self.indptr.copy(),
+                "indices": self.indices.copy(),
+                "values": self.values.copy(),
+            }
+        keep = np.flatnonzero(self.alive)
+        indptr, indices, values = gather_rows(self.indptr, self._indices, self._values, keep)
         return {
-            "ids": list(self.ids),
-            "titles": list(self.titles),
-            "features": list(self.features),
-            "efforts": self.efforts.copy(),
-            "indptr": self.indptr.copy(),
-            "indices": self.indices.copy(),
-            "values": self.values.copy(),
+            "ids": [self.ids[r] for r in keep],
+            "titles": [self.titles[r] for r in keep],
+            "features": [self.features[r] for r in keep],
+            "efforts": self.efforts[keep],
+            "indptr": indptr,
+            "indices": indices.astype(np.uint16),
+            "values": values.astype(np.float32),
         }
 
     @classmethod

@@ -37,7 +37,8 @@ class NodeConfig:
     # covariance (8 MB at the default feature dimension) whatever the tenant's size.
     # Between refits, the model in use is saved too once the log has grown by
     # snapshot_every events and by a quarter since the last snapshot (0: after refits only),
-    # so a node taking the tenant over replays at most about that many (10,000 take 1.5-2 s).
+    # so a node taking the tenant over replays about that many (10,000 take 1.5-2 s), or a
+    # quarter of the log, plus what came during a refit or while a snapshot was sent.
     # Only the tenant's first owner saves.
     snapshots: bool = True
     snapshot_min_items: int = 1000

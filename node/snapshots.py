@@ -85,8 +85,13 @@ def capture(snapshot: TenantSnapshot, prior: PublicPrior | None) -> dict[str, An
 
 def encode(snapshot: TenantSnapshot | dict[str, Any], prior: PublicPrior | None) -> bytes:
     """The snapshot (or what :func:`capture` took of it) as bytes; the model's own arrays
-    are read, not changed."""
+    are read, not changed. A model captured without its analogy graph (some learned item
+    had been replaced since its index was last rebuilt) gets one built here, so a node
+    loading it does not have to."""
     body = snapshot if isinstance(snapshot, dict) else capture(snapshot, prior)
+    model = body["model"]
+    if model.get("items.ids") and not any(key.startswith("index.") for key in model):
+        body = {**body, "model": Estimator.from_state(model).to_state(with_index=True)}
     return pack(body)
 
 

@@ -101,8 +101,12 @@ class TenantEstimator(Actor):
         #: The seq of the log prefix the model in use was refitted from (0: never refitted).
         self.refit_seq = 0
         self._fitted_on = 0  # actuals the model in use was refitted on
-        self._saved_seq = 0  # the seq of the last snapshot saved or loaded
-        self._saving = False
+        #: The seq of the snapshot between refits this model was restored from (0: none).
+        self.restored_seq = 0
+        self._saved_seq = 0  # the seq of the last snapshot saved (by the first owner) or loaded
+        self._saving = 0  # snapshots being encoded or sent
+        self._retry_at = 0.0  # after a snapshot failed to be stored, no other before this
+        self._backoff = 0.0
         self._too_large = False  # a coordinator refused a snapshot of it as too large
 
     async def started(self) -> None:
@@ -214,10 +218,15 @@ class TenantEstimator(Actor):
 
     @property
     def model_version(self) -> str:
-        """Identifies the model state: the model kind, the refits it went through and the
-        event prefix it was folded from."""
+        """Identifies the model state: the model kind, the refits it went through, the
+        snapshot between refits it was restored from, if any, and the event prefix it was
+        folded from (``reckon-blend.v3+refit2.s780.r5900/acme@6012``). A restored model
+        answers as its original did at the snapshot's seq, but its analogy graph draws
+        other random levels for the items that follow, so it is named apart until the
+        next refit, which every owner computes alike."""
         refits = f"+refit{self.refits}.s{self.refit_seq}" if self.refits else ""
-        return f"{self.model.model_name}{refits}/{self.tenant}@{self.last_seq}"
+        restored = f".r{self.restored_seq}" if self.restored_seq else ""
+        return f"{self.model.model_name}{refits}{restored}/{self.tenant}@{self.last_seq}"
 
     # ---- background refit -----------------------------------------------------------------
 
@@ -250,14 +259,18 @@ class TenantEstimator(Actor):
             self.tenant, self._snapshot_seq, self.refits + 1, self._items_at_refit, refitted,
             refit_seq=self._snapshot_seq, fitted_on=refitted.n_observations)
         self._items_at_refit = {}
-        data = None
-        if self._saves(refitted.n_observations):
+        if not self._saves(refitted.n_observations):
+            self._refitted = refitted  # swapped in by the next message (see _swap_refitted)
+            self._saved_seq = max(self._saved_seq, snapshot.seq)  # the first owner saves it
+            return
+        self._saving += 1
+        try:
             # Encoded before the swap: nothing else touches the refitted model yet.
             data = await self._encode(snapshot)
-        self._refitted = refitted  # swapped in by the next message (see _swap_refitted)
-        if data is not None:
-            self._saved_seq = max(self._saved_seq, snapshot.seq)
-            await self._send(snapshot.seq, data)
+            self._refitted = refitted
+            await self._store(snapshot.seq, data)
+        finally:
+            self._saving -= 1
 
     # ---- snapshots ------------------------------------------------------------------------
     # Saving runs in the actor system's task group, where an error would stop the node:
@@ -279,7 +292,12 @@ class TenantEstimator(Actor):
     def _start_snapshot_if_due(self) -> None:
         """Save the model in use if the tail is long (a refit saves its own)."""
         if (self._refit_running or self._saving or not self._tail_long()
-                or not self._saves(self.model.n_observations)):
+                or anyio.current_time() < self._retry_at):
+            return
+        if not self._saves(self.model.n_observations):
+            # The first owner saves this tail; should this node become first, its tail
+            # starts here (not at once a snapshot of every tenant it holds).
+            self._saved_seq = self.last_seq
             return
         snapshot = snapshots.TenantSnapshot(
             self.tenant, self.last_seq, self.refits, self.items, self.model,
@@ -290,22 +308,31 @@ class TenantEstimator(Actor):
             snapshots.COUNTERS.failed += 1
             log.warning("snapshot not taken tenant=%s error=%r", self.tenant, e)
             return
-        self._saved_seq = self.last_seq
-        self._saving = True
+        self._saving += 1
         self.system.start_soon(self._save_taken, snapshot.seq, body)
 
     async def _save_taken(self, seq: int, body: dict[str, Any]) -> None:
         try:
-            data = await self._encode(body)
-            if data is not None:
-                await self._send(seq, data)
+            stored = await self._store(seq, await self._encode(body))
         finally:
-            self._saving = False
-        if self._tail_long() and self.system.has_actor(self.name):
+            self._saving -= 1
+        if stored and self._tail_long() and self.system.has_actor(self.name):
             # Events came meanwhile, enough for another: a message to this actor takes it
             # between two messages (taken here, the model could be learning in a thread).
             # Not once the actor is stopped: the message would start it again.
             self.ref.tell(TenantEvents(self.tenant, [], 0))
+
+    async def _store(self, seq: int, data: bytes | None) -> bool:
+        """Send an encoded snapshot (None: it could not be encoded); once it is stored, the
+        tail starts at its seq. If it is not, the next try waits 1 s, then twice as long
+        after each failure in a row, up to a minute."""
+        if data is not None and await self._send(seq, data):
+            self._saved_seq = max(self._saved_seq, seq)
+            self._backoff = 0.0
+            return True
+        self._backoff = min(60.0, max(1.0, 2 * self._backoff))
+        self._retry_at = anyio.current_time() + self._backoff
+        return False
 
     async def _encode(self, snapshot: snapshots.TenantSnapshot | dict[str, Any]
                       ) -> bytes | None:
@@ -317,13 +344,15 @@ class TenantEstimator(Actor):
             log.warning("snapshot not encoded tenant=%s error=%r", self.tenant, e)
             return None
 
-    async def _send(self, seq: int, data: bytes) -> None:
+    async def _send(self, seq: int, data: bytes) -> bool:
+        """Whether a coordinator stored the snapshot."""
         cfg = self.config
         part_bytes = min(cfg.snapshot_part_bytes, cfg.transport.max_frame_bytes // 2)
         try:
-            if not await snapshots.save(self.system, self._coordinators(), self.tenant,
-                                        seq, data, part_bytes, cfg.fetch_timeout):
-                snapshots.COUNTERS.failed += 1
+            if await snapshots.save(self.system, self._coordinators(), self.tenant,
+                                    seq, data, part_bytes, cfg.fetch_timeout):
+                return True
+            snapshots.COUNTERS.failed += 1
         except snapshots.SnapshotTooLarge:
             snapshots.COUNTERS.failed += 1
             self._too_large = True  # it only grows: no more tries while this actor lives
@@ -332,6 +361,7 @@ class TenantEstimator(Actor):
         except Exception as e:  # noqa: BLE001
             snapshots.COUNTERS.failed += 1
             log.warning("snapshot not sent tenant=%s error=%r", self.tenant, e)
+        return False
 
     async def _load_snapshot(self) -> None:
         """Start from the newest snapshot, if one can be read and is of this tenant (else
@@ -353,6 +383,7 @@ class TenantEstimator(Actor):
         self.model, self.items = loaded.model, loaded.items
         self.last_seq = self._saved_seq = loaded.seq
         self.refits, self.refit_seq = loaded.refits, loaded.refit_seq
+        self.restored_seq = loaded.seq if loaded.seq != loaded.refit_seq else 0
         self._fitted_on = loaded.fitted_on
         self._next_refit = self._after(loaded.fitted_on)
         snapshots.COUNTERS.loaded += 1
@@ -375,6 +406,7 @@ class TenantEstimator(Actor):
         self.model = refitted
         self.refits += 1
         self.refit_seq = self._snapshot_seq
+        self.restored_seq = 0
         self._fitted_on = fitted_on
         # The next refit is due when the history has grown enough since what this refit was
         # fitted on: a bulk import that arrived while it ran makes another due at once.

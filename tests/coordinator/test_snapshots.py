@@ -80,6 +80,15 @@ def test_held_bytes_are_bounded_and_stale_snapshots_dropped() -> None:
         assembly.add(_parts(b"c", 1, seq=-1)[0], "n3")
     # A sender that starts a snapshot over is not refused for its own first try.
     assert assembly.add(b[0], "n2") is None and assembly.reserved_bytes == 3000
+    # A whole snapshot counts until the caller is done with it (checked and stored).
+    assert assembly.add(b[1], "n2") is None
+    whole = assembly.add(b[2], "n2")
+    assert whole is not None and assembly.held_bytes == 0 and assembly.reserved_bytes == 3000
+    with pytest.raises(SnapshotRefused) as refused:
+        assembly.add(_parts(b"d" * 2001, 1000, tenant="d")[0], "n4")
+    assert refused.value.reason == "busy"
+    assembly.done(whole)
+    assert assembly.reserved_bytes == 0
 
 
 def test_store_keeps_the_newest_two_and_the_first_of_a_seq(database_url: str) -> None:

@@ -191,7 +191,11 @@ def test_state_round_trip_through_msgpack() -> None:
     est = Estimator(SMALL)
     est.learn_many(ids[:100], titles[:100], descs[:100], feats[:100], efforts[:100])
     est.learn(ids[5], titles[5], descs[5], feats[5], 9.0)  # leaves a retired row behind
-    state = est.to_state()
+    state = est.to_state(with_index=True)
+    # The model is left as it is (compacting it would rebuild its index): the state holds
+    # the live items only, and no graph, which still holds the retired row.
+    assert est._items.n_rows == 101 and len(state["items.ids"]) == 100
+    assert not any(key.startswith("index.") for key in state)
     for key, value in state.items():
         assert isinstance(key, str)
         ok = isinstance(value, (np.ndarray, int, float, str)) and not isinstance(value, bool)
@@ -359,6 +363,7 @@ def test_refit_job_refits_the_snapshot_taken_when_it_was_made() -> None:
     est.learn_many(ids[:120], titles[:120], descs[:120], feats[:120], efforts[:120])
     est.learn(ids[3], titles[3], descs[3], feats[3], 2.0 * efforts[3])  # a replaced actual
     job = est.refit_job()
+    assert est._items.n_rows == 121  # the model in use is not compacted (nor its index rebuilt)
     direct = est.refit()
     # the model goes on learning (new items, a replaced one) before the job runs
     est.learn_many(ids[120:], titles[120:], descs[120:], feats[120:], efforts[120:])

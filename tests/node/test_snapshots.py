@@ -53,6 +53,7 @@ class FakeCoordinator(Actor):
         except SnapshotRefused as e:
             raise Refused(e.reason, str(e)) from e
         if whole is not None:
+            FakeCoordinator.assembly.done(whole)
             FakeCoordinator.stored[whole.seq] = (whole.digest, whole.parts, msg.size)
             FakeCoordinator.saved.set()
 
@@ -167,16 +168,32 @@ async def test_a_snapshot_that_cannot_be_used_is_counted_and_the_log_replayed(
 
 
 async def _every_10_after_a_saved_refit(tg: anyio.abc.TaskGroup
-                                        ) -> tuple[ActorSystem, NodeConfig]:
+                                        ) -> tuple[ActorSystem, NodeConfig, TenantEstimator]:
     """A tenant actor ``estimator:t`` that refitted the first 30 events and saved that
     model, and saves the model in use every 10 events after."""
     system, config = await _system(tg)
     config = dataclasses.replace(config, refit_growth=10.0, snapshot_every=10)
-    await _refitted_reply(system, "estimator:t", config)
+    _, actor = await _refitted_reply(system, "estimator:t", config)
     with anyio.fail_after(30):
         await FakeCoordinator.saved.wait()
     assert list(FakeCoordinator.stored) == [30]
-    return system, config
+    FakeCoordinator.saved = anyio.Event()
+    return system, config, actor
+
+
+async def _taken_over(system: ActorSystem, config: NodeConfig
+                      ) -> tuple[EstimateReply, TenantEstimator]:
+    """The answer of a new actor of the tenant (another node taking it over)."""
+    made: list[TenantEstimator] = []
+    FakeCoordinator.fetches = []
+
+    def make() -> TenantEstimator:
+        made.append(TenantEstimator("t", config))
+        return made[-1]
+
+    reply = await system.spawn("estimator:t2", make).ask(QUESTION, timeout=30)
+    assert isinstance(reply, EstimateReply)
+    return reply, made[0]
 
 
 async def _push(system: ActorSystem, name: str, first: int, last: int) -> None:
@@ -190,12 +207,11 @@ async def _push(system: ActorSystem, name: str, first: int, last: int) -> None:
 async def test_between_refits_the_model_in_use_is_saved_and_the_next_owner_replays_less(
         ) -> None:
     """Once enough events came after the last snapshot, the model in use (refitted once,
-    then learning online) is saved; a node taking over starts from it, names it by the
-    same version and answers the same."""
+    then learning online) is saved; a node taking over starts from it, with its refit
+    schedule, and answers the same, named apart by the snapshot it was restored from."""
     _reset(30)
     async with anyio.create_task_group() as tg:
-        system, config = await _every_10_after_a_saved_refit(tg)
-        FakeCoordinator.saved = anyio.Event()
+        system, config, actor = await _every_10_after_a_saved_refit(tg)
         await _push(system, "estimator:t", 31, 39)  # 9 events: fewer than snapshot_every
         await anyio.sleep(0.3)
         assert list(FakeCoordinator.stored) == [30]
@@ -205,14 +221,13 @@ async def test_between_refits_the_model_in_use_is_saved_and_the_next_owner_repla
         assert sorted(FakeCoordinator.stored) == [30, 45]
         await _push(system, "estimator:t", 46, 47)  # learned after the snapshot
         before = await system.ask(system.address, "estimator:t", QUESTION, timeout=30)
-        FakeCoordinator.fetches = []
-        other = system.spawn("estimator:t2", lambda: TenantEstimator("t", config))
-        after = await other.ask(QUESTION, timeout=30)
+        after, other = await _taken_over(system, config)
         assert FakeCoordinator.fetches[0] == 45  # only the tail after the newest snapshot
-        assert isinstance(after, EstimateReply) and isinstance(before, EstimateReply)
+        assert isinstance(before, EstimateReply)
         assert "+refit1.s30/t@47" in before.model_version
-        assert after.model_version == before.model_version
+        assert after.model_version == before.model_version.replace("/t@", ".r45/t@")
         assert after.results == before.results
+        assert (other.refits, other._next_refit) == (actor.refits, actor._next_refit) == (1, 300)
         tg.cancel_scope.cancel()
 
 
@@ -249,7 +264,7 @@ async def test_a_snapshot_that_came_due_while_one_was_being_saved_is_taken_when_
         return await save(*args, **kwargs)  # type: ignore[arg-type]
 
     async with anyio.create_task_group() as tg:
-        system, _ = await _every_10_after_a_saved_refit(tg)
+        system, _, _ = await _every_10_after_a_saved_refit(tg)
         monkeypatch.setattr(snapshots, "save", held)
         await _push(system, "estimator:t", 31, 45)  # due: taken at 45, held at the gate
         await _push(system, "estimator:t", 46, 60)  # due again while that one is sent
@@ -285,4 +300,89 @@ async def test_a_tenant_too_large_to_snapshot_is_not_encoded_and_sent_again() ->
         await anyio.sleep(0.3)
         assert FakeCoordinator.parts_seen == 1 and not actor._saving
         assert snapshots.COUNTERS.failed == failed + 1
+        tg.cancel_scope.cancel()
+
+
+@pytest.mark.anyio
+async def test_a_model_with_replaced_actuals_is_saved_as_it_is_and_restored() -> None:
+    """Corrected actuals leave retired rows in the model in use; saving it leaves them
+    there (compacting would rebuild its index, on the event loop and on this owner
+    only), and the saved copy, compacted, restores to the same answers."""
+    _reset(30)
+    async with anyio.create_task_group() as tg:
+        system, config, actor = await _every_10_after_a_saved_refit(tg)
+        fixes = [{"seq": s, "kind": "actual", "data": {"id": f"i{s - 30}", "effort": 4.0}}
+                 for s in range(31, 36)]
+        FakeCoordinator.log += fixes
+        await system.ask(system.address, "estimator:t", TenantEvents("t", fixes, 35),
+                         timeout=30)
+        await _push(system, "estimator:t", 36, 45)
+        with anyio.fail_after(30):
+            await FakeCoordinator.saved.wait()
+        assert sorted(FakeCoordinator.stored) == [30, 45]
+        items = actor.model._items
+        assert items.n_rows - items.n_live == 5  # not compacted by the snapshot
+        before = await system.ask(system.address, "estimator:t", QUESTION, timeout=30)
+        after, other = await _taken_over(system, config)
+        assert isinstance(before, EstimateReply)
+        assert after.model_version == before.model_version.replace("/t@", ".r45/t@")
+        assert after.results == before.results
+        assert other.model.n_observations == actor.model.n_observations == 40
+        tg.cancel_scope.cancel()
+
+
+@pytest.mark.anyio
+async def test_a_snapshot_not_stored_is_tried_again_after_a_pause(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A snapshot no coordinator stored leaves the tail where it was: the next events
+    after a pause (1 s, doubling after each failure in a row) try again, not only once
+    another ``snapshot_every`` have come."""
+    _reset(30)
+    tries: list[int] = []
+    save = snapshots.save
+
+    async def first_fails(system: ActorSystem, coordinators: list[str], tenant: str,
+                          seq: int, *args: object) -> bool:
+        tries.append(seq)
+        if len(tries) == 1:
+            return False
+        return await save(system, coordinators, tenant, seq, *args)  # type: ignore[arg-type]
+
+    async with anyio.create_task_group() as tg:
+        system, _, _ = await _every_10_after_a_saved_refit(tg)
+        monkeypatch.setattr(snapshots, "save", first_fails)
+        failed = snapshots.COUNTERS.failed
+        await _push(system, "estimator:t", 31, 45)
+        await anyio.sleep(0.3)
+        await _push(system, "estimator:t", 46, 46)  # within the pause: not tried
+        assert tries == [45] and snapshots.COUNTERS.failed == failed + 1
+        await anyio.sleep(1.0)
+        await _push(system, "estimator:t", 47, 47)
+        with anyio.fail_after(30):
+            await FakeCoordinator.saved.wait()
+        assert tries == [45, 47] and sorted(FakeCoordinator.stored) == [30, 47]
+        tg.cancel_scope.cancel()
+
+
+@pytest.mark.anyio
+async def test_an_owner_that_becomes_first_saves_from_where_the_first_one_would_have() -> None:
+    """While another owner is first, a node moves its tail along as if it had saved; once
+    it becomes first (the first owner died), it does not at once save every tenant it
+    holds, but when its own tail is long."""
+    _reset(30)
+    first = [False]
+    async with anyio.create_task_group() as tg:
+        system, config = await _system(tg)
+        config = dataclasses.replace(config, refit_growth=10.0, snapshot_every=10)
+        _, actor = await _refitted_reply(system, "estimator:t", config, lambda t: first[0])
+        await _push(system, "estimator:t", 31, 45)
+        assert actor._saved_seq == 45 and FakeCoordinator.stored == {}
+        first[0] = True
+        await _push(system, "estimator:t", 46, 47)
+        await anyio.sleep(0.3)
+        assert FakeCoordinator.stored == {}
+        await _push(system, "estimator:t", 48, 60)
+        with anyio.fail_after(30):
+            await FakeCoordinator.saved.wait()
+        assert list(FakeCoordinator.stored) == [60]
         tg.cancel_scope.cancel()
