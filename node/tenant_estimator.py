@@ -101,7 +101,7 @@ class TenantEstimator(Actor):
         #: The seq of the log prefix the model in use was refitted from (0: never refitted).
         self.refit_seq = 0
         self._fitted_on = 0  # actuals the model in use was refitted on
-        #: The seq of the snapshot between refits this model was restored from (0: none).
+        #: The seq of the snapshot this model was restored from (0: none since its refit).
         self.restored_seq = 0
         self._saved_seq = 0  # the seq of the last snapshot saved (by the first owner) or loaded
         self._saving = 0  # snapshots being encoded or sent
@@ -219,11 +219,12 @@ class TenantEstimator(Actor):
     @property
     def model_version(self) -> str:
         """Identifies the model state: the model kind, the refits it went through, the
-        snapshot between refits it was restored from, if any, and the event prefix it was
-        folded from (``reckon-blend.v3+refit2.s780.r5900/acme@6012``). A restored model
-        answers as its original did at the snapshot's seq, but its analogy graph draws
-        other random levels for the items that follow, so it is named apart until the
-        next refit, which every owner computes alike."""
+        snapshot it was restored from, if any, and the event prefix it was folded from
+        (``reckon-blend.v3+refit2.s780.r5900/acme@6012``). A restored model answers as its
+        original did at the snapshot's seq, but learns what follows in other batches (a
+        batch adapts the intervals on its last items only, see Estimator.learn_many) and,
+        restored between refits, with other random levels in its analogy graph: it is
+        named apart until its next refit, which every owner computes alike."""
         refits = f"+refit{self.refits}.s{self.refit_seq}" if self.refits else ""
         restored = f".r{self.restored_seq}" if self.restored_seq else ""
         return f"{self.model.model_name}{refits}{restored}/{self.tenant}@{self.last_seq}"
@@ -383,7 +384,7 @@ class TenantEstimator(Actor):
         self.model, self.items = loaded.model, loaded.items
         self.last_seq = self._saved_seq = loaded.seq
         self.refits, self.refit_seq = loaded.refits, loaded.refit_seq
-        self.restored_seq = loaded.seq if loaded.seq != loaded.refit_seq else 0
+        self.restored_seq = loaded.seq
         self._fitted_on = loaded.fitted_on
         self._next_refit = self._after(loaded.fitted_on)
         snapshots.COUNTERS.loaded += 1

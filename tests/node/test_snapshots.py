@@ -123,11 +123,11 @@ async def test_a_refit_is_saved_and_the_next_owner_starts_from_it() -> None:
         other = system.spawn("estimator:t2", lambda: TenantEstimator("t", config))
         after = await other.ask(QUESTION, timeout=30)
         # It replayed only the events after the snapshot, and answers as the first owner:
-        # the same model, named by the same version.
+        # the same model, named by the snapshot it was restored from.
         assert FakeCoordinator.fetches[0] == 30
         assert isinstance(after, EstimateReply) and isinstance(before, EstimateReply)
-        assert after.model_version == before.model_version
-        assert "+refit1.s30/" in after.model_version and after.seq == 35
+        assert after.model_version == before.model_version.replace("/t@", ".r30/t@")
+        assert "+refit1.s30.r30/" in after.model_version and after.seq == 35
         assert after.results == before.results
         assert first.seq == 30
         tg.cancel_scope.cancel()
