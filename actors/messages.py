@@ -103,7 +103,9 @@ def snapshot_digest(parts: Iterable[bytes]) -> bytes:
 
 @message
 class FetchSnapshot(Message):
-    """Ask a coordinator for part ``part`` of a tenant's snapshot at ``seq`` (-1: the newest)."""
+    """Ask a coordinator for part ``part`` of a tenant's newest snapshot at or below ``seq``
+    (-1: the newest of all). The reply names the snapshot's own seq: a node asks for every
+    later part by it, and one below the newest when the newest could not be used."""
 
     TYPE = "fetch-snapshot.v1"
     tenant: str

@@ -33,6 +33,8 @@ log = logging.getLogger("reckon.node.snapshots")
 
 COORDINATOR_ACTOR = "coordinator"
 FORMAT = 1
+#: Snapshots a coordinator keeps per tenant, so a node may try as many, newest first.
+KEPT = 2
 
 
 @dataclass
@@ -165,26 +167,37 @@ async def save(system: ActorSystem, coordinators: list[str], tenant: str, seq: i
 
 
 class SnapshotUnavailable(Exception):
-    """A snapshot exists but could not be read whole, or its digest does not match."""
+    """A snapshot exists but could not be read whole, or its digest does not match;
+    ``seq`` is its seq where a coordinator named it (else None)."""
+
+    def __init__(self, message: str, seq: int | None = None) -> None:
+        super().__init__(message)
+        self.seq = seq
 
 
-def _joined(chunks: list[bytes], size: int, digest: bytes) -> bytes:
+def _joined(chunks: list[bytes], size: int, digest: bytes, seq: int) -> tuple[int, bytes]:
     data = b"".join(chunks)
     if len(data) != size or snapshot_digest([data]) != digest:
-        raise SnapshotUnavailable("snapshot digest or size does not match")
-    return data
+        raise SnapshotUnavailable("snapshot digest or size does not match", seq)
+    return seq, data
 
 
 async def fetch(system: ActorSystem, coordinators: list[str], tenant: str,
-                timeout: float) -> bytes | None:
-    """The newest snapshot's bytes, digest checked; None if a coordinator says there is
-    none. Raises :class:`SnapshotUnavailable` if none could be read whole."""
+                timeout: float, below: int = -1) -> tuple[int, bytes] | None:
+    """The seq and bytes of the newest snapshot (at or below ``below``, if that is not -1),
+    digest checked; None if a coordinator says there is none. Raises
+    :class:`SnapshotUnavailable` if none could be read whole."""
     errors = []
+    seq = None
     for address in coordinators:
         try:
-            first = await system.ask(address, COORDINATOR_ACTOR, FetchSnapshot(tenant), timeout)
+            first = await system.ask(address, COORDINATOR_ACTOR,
+                                     FetchSnapshot(tenant, 0, below), timeout)
             if not isinstance(first, SnapshotPart) or first.parts == 0:
                 return None
+            if below >= 0 and first.seq > below:
+                return None  # a coordinator that reads seq as exact, and has none older
+            seq = first.seq
             chunks = [first.data]
             for i in range(1, first.parts):
                 part = await system.ask(address, COORDINATOR_ACTOR,
@@ -196,5 +209,6 @@ async def fetch(system: ActorSystem, coordinators: list[str], tenant: str,
         except (AskTimeout, RemoteError, ValueError) as e:
             errors.append(f"{address}: {e}")
             continue
-        return await anyio.to_thread.run_sync(_joined, chunks, first.size, first.digest)
-    raise SnapshotUnavailable(f"no coordinator served the snapshot: {errors}")
+        return await anyio.to_thread.run_sync(_joined, chunks, first.size, first.digest,
+                                              first.seq)
+    raise SnapshotUnavailable(f"no coordinator served the snapshot: {errors}", seq)

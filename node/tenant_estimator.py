@@ -365,32 +365,45 @@ class TenantEstimator(Actor):
         return False
 
     async def _load_snapshot(self) -> None:
-        """Start from the newest snapshot, if one can be read and is of this tenant (else
-        the whole log is replayed, as if there were none)."""
-        started = fetched = anyio.current_time()
-        data = None
-        try:
-            data = await snapshots.fetch(self.system, self._coordinators(), self.tenant,
-                                         self.config.fetch_timeout)
-            if data is None:
-                return
-            fetched = anyio.current_time()
-            loaded = await anyio.to_thread.run_sync(
-                snapshots.decode, data, self.tenant, self.config.prior, abandon_on_cancel=True)
-        except Exception as e:  # noqa: BLE001 - whatever is wrong, the log replay does without it
-            snapshots.COUNTERS.failed += 1
-            log.warning("snapshot not used tenant=%s error=%r", self.tenant, e)
+        """Start from the newest snapshot that can be read and is of this tenant, else from
+        the one kept before it (else the whole log is replayed, as if there were none)."""
+        below = -1
+        for _ in range(snapshots.KEPT):
+            started = fetched = anyio.current_time()
+            seq = None
+            try:
+                found = await snapshots.fetch(self.system, self._coordinators(), self.tenant,
+                                              self.config.fetch_timeout, below)
+                if found is None:
+                    return
+                seq, data = found
+                fetched = anyio.current_time()
+                loaded = await anyio.to_thread.run_sync(
+                    snapshots.decode, data, self.tenant, self.config.prior,
+                    abandon_on_cancel=True)
+            except Exception as e:  # noqa: BLE001 - whatever is wrong, the log replay does without it
+                snapshots.COUNTERS.failed += 1
+                log.warning("snapshot not used tenant=%s seq=%s error=%r", self.tenant, seq, e)
+                seq = seq if seq is not None else getattr(e, "seq", None)
+                if not seq:  # not even which one: no older one to ask for
+                    return
+                below = seq - 1
+                continue
+            self._start_from(loaded)
+            snapshots.COUNTERS.loaded += 1
+            log.info("snapshot loaded tenant=%s seq=%d observations=%d bytes=%d "
+                     "fetch_seconds=%.2f restore_seconds=%.2f", self.tenant, loaded.seq,
+                     self.model.n_observations, len(data), fetched - started,
+                     anyio.current_time() - fetched)
             return
+
+    def _start_from(self, loaded: snapshots.TenantSnapshot) -> None:
         self.model, self.items = loaded.model, loaded.items
         self.last_seq = self._saved_seq = loaded.seq
         self.refits, self.refit_seq = loaded.refits, loaded.refit_seq
         self.restored_seq = loaded.seq
         self._fitted_on = loaded.fitted_on
         self._next_refit = self._after(loaded.fitted_on)
-        snapshots.COUNTERS.loaded += 1
-        log.info("snapshot loaded tenant=%s seq=%d observations=%d bytes=%d fetch_seconds=%.2f "
-                 "restore_seconds=%.2f", self.tenant, loaded.seq, self.model.n_observations,
-                 len(data), fetched - started, anyio.current_time() - fetched)
 
     def _swap_refitted(self) -> None:
         """Swap a finished refit in, after replaying what was learned since its snapshot."""

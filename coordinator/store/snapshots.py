@@ -1,9 +1,10 @@
 """Model snapshots in PostgreSQL: written whole in one transaction, read part by part.
 
 A tenant keeps its :data:`KEEP` newest snapshots (by log position); saving one deletes
-the older ones in the same transaction. A node reading a snapshot names its ``seq`` for
-every part after the first, so it never mixes parts of two snapshots; a snapshot deleted
-meanwhile reads as absent and the node falls back to replaying the whole log.
+the older ones in the same transaction. A read names a ``seq`` to get the newest snapshot
+at or below it: a node names the first part's seq for every later part (a part of another
+snapshot, if that one was deleted meanwhile, is refused by the node, which then falls
+back), and one below the newest to fall back to the older snapshot kept beside it.
 """
 
 from __future__ import annotations
@@ -47,12 +48,12 @@ async def save(conn: asyncpg.Connection, tenant_id: str, seq: int, digest: bytes
 
 async def read_part(conn: asyncpg.Connection | asyncpg.Pool, tenant_id: str, part: int,
                     seq: int | None = None) -> SnapshotPart | None:
-    """Part ``part`` of the snapshot at ``seq`` (None: the newest), as the message that
-    carries it; None if there is none."""
+    """Part ``part`` of the newest snapshot at or below ``seq`` (None: the newest of all),
+    as the message that carries it; None if there is none."""
     row = await conn.fetchrow(
         "SELECT s.seq, s.parts, s.size, s.digest, p.part, p.data FROM model_snapshots s"
         " JOIN model_snapshot_parts p ON p.tenant_id = s.tenant_id AND p.seq = s.seq"
-        " WHERE s.tenant_id = $1 AND p.part = $2 AND ($3::bigint IS NULL OR s.seq = $3)"
+        " WHERE s.tenant_id = $1 AND p.part = $2 AND ($3::bigint IS NULL OR s.seq <= $3)"
         " ORDER BY s.seq DESC LIMIT 1",
         tenant_id, part, seq)
     if row is None:

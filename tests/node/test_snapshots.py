@@ -59,9 +59,10 @@ class FakeCoordinator(Actor):
 
     @handles(FetchSnapshot)
     async def get(self, msg: FetchSnapshot, sender: str) -> SnapshotPart:
-        if not FakeCoordinator.stored:
+        seqs = [s for s in FakeCoordinator.stored if msg.seq < 0 or s <= msg.seq]
+        if not seqs:
             return SnapshotPart(msg.tenant, msg.seq, msg.part, 0, 0, b"", b"")
-        seq = max(FakeCoordinator.stored) if msg.seq < 0 else msg.seq
+        seq = max(seqs)  # the newest at or below the seq asked for
         digest, parts, size = FakeCoordinator.stored[seq]
         return SnapshotPart(msg.tenant, seq, msg.part, len(parts), size, digest, parts[msg.part])
 
@@ -385,4 +386,28 @@ async def test_an_owner_that_becomes_first_saves_from_where_the_first_one_would_
         with anyio.fail_after(30):
             await FakeCoordinator.saved.wait()
         assert list(FakeCoordinator.stored) == [60]
+        tg.cancel_scope.cancel()
+
+
+@pytest.mark.anyio
+async def test_when_the_newest_snapshot_cannot_be_used_the_one_before_it_is() -> None:
+    """A damaged newest snapshot is counted, and the node starts from the older one kept
+    beside it, replaying the events after that one (not the whole log)."""
+    _reset(30)
+    async with anyio.create_task_group() as tg:
+        system, config, _ = await _every_10_after_a_saved_refit(tg)
+        await _push(system, "estimator:t", 31, 45)
+        with anyio.fail_after(30):
+            await FakeCoordinator.saved.wait()
+        assert sorted(FakeCoordinator.stored) == [30, 45]
+        parts = FakeCoordinator.stored[45][1]
+        parts[1] = bytes([parts[1][0] ^ 1]) + parts[1][1:]  # the digest no longer matches
+        before = await system.ask(system.address, "estimator:t", QUESTION, timeout=30)
+        failed, loaded = snapshots.COUNTERS.failed, snapshots.COUNTERS.loaded
+        after, _ = await _taken_over(system, config)
+        assert FakeCoordinator.fetches[0] == 30
+        assert (snapshots.COUNTERS.failed, snapshots.COUNTERS.loaded) == (failed + 1, loaded + 1)
+        assert isinstance(before, EstimateReply)
+        assert after.model_version == before.model_version.replace("/t@", ".r30/t@")
+        assert after.seq == 45
         tg.cancel_scope.cancel()
