@@ -263,15 +263,19 @@ class TenantEstimator(Actor):
         if not self._saves(refitted.n_observations):
             self._refitted = refitted  # swapped in by the next message (see _swap_refitted)
             self._saved_seq = max(self._saved_seq, snapshot.seq)  # the first owner saves it
+            self._wake()
             return
         self._saving += 1
         try:
             # Encoded before the swap: nothing else touches the refitted model yet.
             data = await self._encode(snapshot)
             self._refitted = refitted
-            await self._store(snapshot.seq, data)
+            self._wake()
+            stored = await self._store(snapshot.seq, data)
         finally:
             self._saving -= 1
+        if stored and self._tail_long():
+            self._wake()  # what came during the refit makes a tail long enough to save
 
     # ---- snapshots ------------------------------------------------------------------------
     # Saving runs in the actor system's task group, where an error would stop the node:
@@ -317,10 +321,15 @@ class TenantEstimator(Actor):
             stored = await self._store(seq, await self._encode(body))
         finally:
             self._saving -= 1
-        if stored and self._tail_long() and self.system.has_actor(self.name):
-            # Events came meanwhile, enough for another: a message to this actor takes it
-            # between two messages (taken here, the model could be learning in a thread).
-            # Not once the actor is stopped: the message would start it again.
+        if stored and self._tail_long():
+            self._wake()  # events came meanwhile, enough for another
+
+    def _wake(self) -> None:
+        """Have this actor swap in a finished refit and take a snapshot that is due without
+        waiting for the tenant's next message: an empty one to itself, handled between two
+        messages (taken here, the model could be learning in a thread). Not once the actor
+        is stopped: the message would start it again."""
+        if self.system.has_actor(self.name):
             self.ref.tell(TenantEvents(self.tenant, [], 0))
 
     async def _store(self, seq: int, data: bytes | None) -> bool:

@@ -313,6 +313,24 @@ async def test_a_replayed_history_is_refitted_after_start() -> None:
         tg.cancel_scope.cancel()
 
 
+@pytest.mark.anyio
+async def test_a_finished_refit_is_swapped_in_without_waiting_for_another_message() -> None:
+    """A quiet tenant gets its refitted model (and the snapshot of what came during the
+    refit) when the refit is done, not at its next read or write."""
+    FakeLog.log = [_varied_event(s) for s in range(1, 31)]
+    async with anyio.create_task_group() as tg:
+        system, config = await _system(tg)
+        config = dataclasses.replace(config, refit_growth=2.0, refit_min_items=20)
+        ref, instances = _spawn_tracked(system, config)
+        await ref.ask(EstimateRequest("t", [{"title": "x"}], [0.5]), timeout=30)
+        actor = instances[-1]
+        with anyio.fail_after(30):
+            while actor.refits == 0:  # noqa: ASYNC110 - set by the actor itself
+                await anyio.sleep(0.02)
+        assert not actor._refit_running and actor.refit_seq == 30
+        tg.cancel_scope.cancel()
+
+
 async def _serving_thirty_items(tg: anyio.abc.TaskGroup) -> tuple[ActorRef, Estimator]:
     """An estimator actor that has folded 30 varied items (no refits) and answered once,
     and its model."""
