@@ -264,6 +264,18 @@ async def test_refit_runs_in_the_background_and_replays_what_came_meanwhile() ->
         tg.cancel_scope.cancel()
 
 
+async def _refitting_thirty_items(tg: anyio.abc.TaskGroup
+                                  ) -> tuple[ActorRef, list[TenantEstimator]]:
+    """An estimator actor over 30 varied items, refitting from 20 actuals and at each
+    doubling, that has answered once (so its first refit has started)."""
+    FakeLog.log = [_varied_event(s) for s in range(1, 31)]
+    system, config = await _system(tg)
+    config = dataclasses.replace(config, refit_growth=2.0, refit_min_items=20)
+    ref, instances = _spawn_tracked(system, config)
+    await ref.ask(EstimateRequest("t", [{"title": "x"}], [0.5]), timeout=30)
+    return ref, instances
+
+
 @pytest.mark.anyio
 async def test_a_bulk_import_during_a_refit_makes_the_next_refit_due_at_once(
         monkeypatch: pytest.MonkeyPatch) -> None:
@@ -282,12 +294,8 @@ async def test_a_bulk_import_during_a_refit_makes_the_next_refit_due_at_once(
         return run
 
     monkeypatch.setattr(Estimator, "refit_job", held_back)
-    FakeLog.log = [_varied_event(s) for s in range(1, 31)]
     async with anyio.create_task_group() as tg:
-        system, config = await _system(tg)
-        config = dataclasses.replace(config, refit_growth=2.0, refit_min_items=20)
-        ref, instances = _spawn_tracked(system, config)
-        await ref.ask(EstimateRequest("t", [{"title": "x"}], [0.5]), timeout=30)
+        ref, instances = await _refitting_thirty_items(tg)
         assert instances[-1]._refit_running
         more = [_varied_event(s) for s in range(31, 71)]
         FakeLog.log += more
@@ -317,12 +325,8 @@ async def test_a_replayed_history_is_refitted_after_start() -> None:
 async def test_a_finished_refit_is_swapped_in_without_waiting_for_another_message() -> None:
     """A quiet tenant gets its refitted model (and the snapshot of what came during the
     refit) when the refit is done, not at its next read or write."""
-    FakeLog.log = [_varied_event(s) for s in range(1, 31)]
     async with anyio.create_task_group() as tg:
-        system, config = await _system(tg)
-        config = dataclasses.replace(config, refit_growth=2.0, refit_min_items=20)
-        ref, instances = _spawn_tracked(system, config)
-        await ref.ask(EstimateRequest("t", [{"title": "x"}], [0.5]), timeout=30)
+        _, instances = await _refitting_thirty_items(tg)
         actor = instances[-1]
         with anyio.fail_after(30):
             while actor.refits == 0:  # noqa: ASYNC110 - set by the actor itself
