@@ -1,0 +1,34 @@
+"""``reckon node`` flags: snapshot settings from flags or the environment, bad values refused
+with a one-line message."""
+
+from __future__ import annotations
+
+import pytest
+
+from node.main import build_parser, config_from_args
+
+BASE = ["--listen", "tcp://127.0.0.1:7101", "--coordinator", "tcp://127.0.0.1:7000",
+        "--prior", "none"]
+ENV = {"RECKON_CLUSTER_SECRET": "s"}
+
+
+def _config(argv: list[str], environ: dict[str, str]):  # type: ignore[no-untyped-def]
+    return config_from_args(build_parser().parse_args(BASE + argv), {**ENV, **environ})
+
+
+def test_snapshot_settings_come_from_flags_with_defaults() -> None:
+    config = _config([], {})
+    assert (config.snapshot_min_items, config.snapshot_every) == (1000, 5000)
+    config = _config(["--snapshot-min-items", "50", "--snapshot-every", "0"], {})
+    assert (config.snapshot_min_items, config.snapshot_every) == (50, 0)
+
+
+def test_snapshot_every_can_be_set_in_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RECKON_SNAPSHOT_EVERY", "20")  # the flag's default is read from it
+    assert _config([], {}).snapshot_every == 20
+
+
+@pytest.mark.parametrize("flag", ["--snapshot-every", "--snapshot-min-items"])
+def test_a_negative_snapshot_setting_is_refused(flag: str) -> None:
+    with pytest.raises(SystemExit, match=f"{flag} must be at least 0"):
+        _config([flag, "-1"], {})
