@@ -6,6 +6,7 @@ processes and always clean them up.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import shutil
@@ -120,6 +121,17 @@ def start_cluster(
         _dump_logs(tmp)
         raise
     return cluster
+
+
+@contextlib.contextmanager
+def running_cluster(database_url: str, nodes: int, replication: int, tmp: Path,
+                    **kw: object) -> Iterator[LocalCluster]:
+    """:func:`start_cluster`, stopped when the block ends (a fixture yields inside it)."""
+    cluster = start_cluster(database_url, nodes, replication, tmp, **kw)  # type: ignore[arg-type]
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
 
 
 def _dump_logs(tmp: Path) -> None:

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from coordinator.launcher import LocalCluster
-from tests.conftest import make_tenant, metrics_count, start_cluster
+from tests.conftest import make_tenant, metrics_count, running_cluster
 
 pytestmark = pytest.mark.integration
 
@@ -24,14 +24,11 @@ BODY_TIMEOUT = 3.0
 def cluster3(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
     """The shared three-node cluster, with a short body timeout to test it."""
     tmp: Path = tmp_path_factory.mktemp("cluster3-bad-input")
-    cluster = start_cluster(
+    with running_cluster(
         database_url, nodes=3, replication=2, tmp=tmp, heartbeat_timeout=1.5, hedge_delay=0.05,
         extra_env={"RECKON_BODY_TIMEOUT": str(BODY_TIMEOUT)},
-    )
-    try:
+    ) as cluster:
         yield cluster
-    finally:
-        cluster.stop()
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,7 @@ import pytest
 
 from actors.ring import rendezvous_owners
 from coordinator.launcher import LocalCluster
-from tests.conftest import make_tenant, start_cluster
+from tests.conftest import make_tenant, running_cluster
 
 pytestmark = [pytest.mark.integration, pytest.mark.fault]
 
@@ -34,13 +34,9 @@ HISTORY = [
 @pytest.fixture
 def fresh_cluster(database_url: str, tmp_path: Path) -> Iterator[LocalCluster]:
     """Coordinator + 3 nodes, R=2, its own processes (the test may kill them)."""
-    cluster = start_cluster(
-        database_url, nodes=3, replication=2, tmp=tmp_path, heartbeat_timeout=1.5, hedge_delay=0.05
-    )
-    try:
+    with running_cluster(database_url, nodes=3, replication=2, tmp=tmp_path,
+                         heartbeat_timeout=1.5, hedge_delay=0.05) as cluster:
         yield cluster
-    finally:
-        cluster.stop()
 
 
 def _load_tenants(cluster: LocalCluster, database_url: str, n: int) -> dict[str, str]:

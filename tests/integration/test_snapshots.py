@@ -15,7 +15,7 @@ import pytest
 
 from actors.ring import rendezvous_owners
 from coordinator.launcher import LocalCluster
-from tests.conftest import make_tenant, start_cluster
+from tests.conftest import make_tenant, running_cluster
 
 pytestmark = [pytest.mark.integration, pytest.mark.fault]
 
@@ -45,15 +45,12 @@ def cluster3(database_url: str, tmp_path_factory: pytest.TempPathFactory
              ) -> Iterator[LocalCluster]:
     """Coordinator + 3 nodes, R=2, saving snapshots of tenants from 50 actuals, and between
     refits every 20 events."""
-    cluster = start_cluster(
+    with running_cluster(
         database_url, nodes=3, replication=2, tmp=tmp_path_factory.mktemp("snapshots"),
         heartbeat_timeout=1.5, hedge_delay=0.05,
         extra_env={"RECKON_SNAPSHOT_MIN_ITEMS": "50", "RECKON_SNAPSHOT_EVERY": "20"},
-    )
-    try:
+    ) as cluster:
         yield cluster
-    finally:
-        cluster.stop()
 
 
 def test_the_next_owner_starts_from_the_stored_snapshot(cluster3: LocalCluster,

@@ -10,19 +10,16 @@ import httpx
 import pytest
 
 from coordinator.launcher import LocalCluster
-from tests.conftest import make_tenant, start_cluster
+from tests.conftest import make_tenant, running_cluster
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
 def two_coordinators(database_url: str, tmp_path: Path) -> Iterator[LocalCluster]:
-    cluster = start_cluster(database_url, nodes=3, replication=2, tmp=tmp_path, coordinators=2,
-                            heartbeat_timeout=1.5, hedge_delay=0.05)
-    try:
+    with running_cluster(database_url, nodes=3, replication=2, tmp=tmp_path, coordinators=2,
+                         heartbeat_timeout=1.5, hedge_delay=0.05) as cluster:
         yield cluster
-    finally:
-        cluster.stop()
 
 
 def test_write_through_one_read_through_the_other(two_coordinators: LocalCluster,
