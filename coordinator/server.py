@@ -21,6 +21,7 @@ from coordinator.config import CoordinatorConfig
 from coordinator.coordinator_actor import COORDINATOR_ACTOR, CoordinatorActor
 from coordinator.http_metrics import HttpMetrics
 from coordinator.membership import Membership
+from coordinator.protocol_errors import install as install_protocol_problems
 from coordinator.router import Router
 from coordinator.state import AppState
 from coordinator.store import create_pool
@@ -90,6 +91,7 @@ async def serve(
         keys = KeyVerifier(pool, config.key_cache_seconds, config.key_stale_seconds)
         state = AppState(config, pool, system, membership, router, ledger, keys, HttpMetrics())
         app = build_app(state)
+        install_protocol_problems()
         hc = HypercornConfig()
         hc.bind = [f"{config.http_host}:{config.http_port}"]
         hc.graceful_timeout = config.graceful_timeout

@@ -363,6 +363,44 @@ def test_a_body_framed_both_by_length_and_by_chunks_is_refused(
     assert reply.count(b"HTTP/1.1") == 1  # the request after it was not read
 
 
+
+def _raw_exchange(url: str, request: bytes) -> tuple[bytes, bytes]:
+    """Send ``request`` on a fresh connection; the answer's head and body once it closes."""
+    parts = urlsplit(url)
+    reply = b""
+    with socket.create_connection((parts.hostname, parts.port), timeout=10) as sock:
+        sock.sendall(request)
+        while data := sock.recv(65536):
+            reply += data
+    head, _, body = reply.partition(b"\r\n\r\n")
+    return head, body
+
+
+@pytest.mark.parametrize("request_bytes,status,slug", [
+    (b"GET /health HTTP/1.1 extra\r\nHost: x\r\n\r\n", 400, "malformed-request"),
+    (b"GET /health HTTP/1.1\r\nHost x\r\n\r\n", 400, "malformed-request"),
+    (b"GET /health HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 100_000 + b"\r\n\r\n",
+     431, "headers-too-large"),
+], ids=["request-line", "header-line", "headers-too-large"])
+def test_a_request_that_is_not_valid_http_gets_a_problem_body(
+    cluster3: LocalCluster, request_bytes: bytes, status: int, slug: str
+) -> None:
+    """Requests the HTTP server refuses before the app sees them (a malformed request line
+    or header, headers over the limit) are answered as problem+json like every other
+    error, not with an empty body, and the connection is closed."""
+    head, body = _raw_exchange(cluster3.url, request_bytes)
+    assert head.startswith(f"HTTP/1.1 {status}".encode()), head
+    assert b"content-type: application/problem+json" in head.lower()
+    assert b"connection: close" in head.lower()
+    problem = json.loads(body)
+    assert problem["type"].endswith("/" + slug)
+    assert problem["status"] == status and problem["detail"]
+    # The server still answers well-formed requests afterwards.
+    head, _ = _raw_exchange(cluster3.url, b"GET /health HTTP/1.1\r\nHost: x\r\n"
+                            b"Connection: close\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200"), head
+
+
 def test_a_batch_larger_than_one_message_is_answered_in_full(
     cluster3: LocalCluster, keys: dict[str, str]
 ) -> None:
