@@ -9,6 +9,13 @@ from coordinator import __version__
 _PROBLEM = {"$ref": "#/components/responses/Problem"}
 _STD_ERRORS = {"400": _PROBLEM, "401": _PROBLEM, "403": _PROBLEM, "408": _PROBLEM,
                "413": _PROBLEM, "415": _PROBLEM, "422": _PROBLEM, "503": _PROBLEM}
+# Writes also answer 409 when an Idempotency-Key is reused for a different request.
+_WRITE_ERRORS = {**_STD_ERRORS, "409": _PROBLEM}
+_QUANTILES = {"type": "array", "minItems": 1, "maxItems": 50,
+              "items": {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1},
+              "description": "0.1, 0.5 and 0.9 are always added"}
+_MIN_SEQ = {"type": "integer", "minimum": 0,
+            "description": "reflect at least this write (read-your-writes)"}
 
 
 def _json(schema: dict[str, Any]) -> dict[str, Any]:
@@ -27,6 +34,15 @@ _ITEM_ID = {"name": "item_id", "in": "path", "required": True, "schema": {"type"
 _SCHEMAS: dict[str, Any] = {
     "Features": {"type": "object", "maxProperties": 200,
                  "additionalProperties": {"type": ["number", "string", "boolean", "null"]}},
+    "BatchItem": {
+        "type": "object", "required": ["title"], "additionalProperties": False,
+        "properties": {
+            "title": {"type": "string", "minLength": 1, "maxLength": 1000},
+            "description": {"type": "string", "maxLength": 50000},
+            "features": _ref("Features"),
+            "item_id": {"type": "string", "description": "links the estimate to an item"},
+        },
+    },
     "EstimateInput": {
         "type": "object", "required": ["title"], "additionalProperties": False,
         "properties": {
@@ -34,15 +50,14 @@ _SCHEMAS: dict[str, Any] = {
             "description": {"type": "string", "maxLength": 50000},
             "features": _ref("Features"),
             "item_id": {"type": "string", "description": "links the estimate to an item"},
-            "quantiles": {"type": "array", "items": {"type": "number", "exclusiveMinimum": 0,
-                                                      "exclusiveMaximum": 1}},
-            "min_seq": {"type": "integer", "minimum": 0,
-                        "description": "reflect at least this write (read-your-writes)"},
+            "quantiles": _QUANTILES,
+            "min_seq": _MIN_SEQ,
         },
     },
     "Estimate": {
         "type": "object",
-        "required": ["id", "p10", "p50", "p90", "quantiles", "model_version", "analogies"],
+        "required": ["id", "item_id", "p10", "p50", "p90", "quantiles", "point",
+                     "model_version", "seq", "analogies", "drivers"],
         "properties": {
             "id": {"type": "string"}, "item_id": {"type": ["string", "null"]},
             "p10": {"type": "number"}, "p50": {"type": "number"}, "p90": {"type": "number"},
@@ -111,9 +126,9 @@ def openapi_document() -> dict[str, Any]:
             "/v1/estimates/batch": {"post": {
                 "summary": "Estimate many work items",
                 "requestBody": _json({"type": "object", "required": ["items"], "properties": {
-                    "items": {"type": "array", "items": _ref("EstimateInput"), "maxItems": 1000},
-                    "quantiles": {"type": "array", "items": {"type": "number"}},
-                    "min_seq": {"type": "integer"}}}),
+                    "items": {"type": "array", "items": _ref("BatchItem"), "maxItems": 1000},
+                    "quantiles": _QUANTILES,
+                    "min_seq": _MIN_SEQ}}),
                 "responses": {"200": {"description": "estimates in request order", **_json({
                     "type": "object", "properties": {
                         "estimates": {"type": "array", "items": _ref("Estimate")},
@@ -128,8 +143,9 @@ def openapi_document() -> dict[str, Any]:
                                  "feature columns"}}}},
                 "responses": {"201": {"description": "imported", **_json({
                     "type": "object", "properties": {
-                        "imported": {"type": "integer"}, "ids": {"type": "array"},
-                        "seq": {"type": "integer"}}})}, **_STD_ERRORS}}},
+                        "imported": {"type": "integer"}, "with_actual": {"type": "integer"},
+                        "ids": {"type": "array", "items": {"type": "string"}},
+                        "seq": {"type": "integer"}}})}, **_WRITE_ERRORS}}},
             "/v1/items/{item_id}": {"get": {
                 "summary": "An item with its actual and issued estimates",
                 "parameters": [_ITEM_ID],
@@ -141,7 +157,7 @@ def openapi_document() -> dict[str, Any]:
                 "requestBody": _json({"type": "object", "required": ["effort"], "properties": {
                     "effort": {"type": "number", "minimum": 1e-6, "maximum": 1e9}}}),
                 "responses": {"200": {"description": "recorded"}, "404": _PROBLEM,
-                              **_STD_ERRORS}}},
+                              **_WRITE_ERRORS}}},
             "/v1/forecasts": {"post": {
                 "summary": "Monte Carlo forecast of a project's task graph",
                 "requestBody": _json({"type": "object", "required": ["tasks"], "properties": {

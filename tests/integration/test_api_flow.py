@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 import httpx
+import jsonschema
 import pytest
 
 from coordinator.launcher import LocalCluster
@@ -198,3 +199,45 @@ def test_estimate_outcomes_are_recorded_and_reported(cluster3: LocalCluster,
         window = acc["windows"]["all"]
         assert window["count"] == 3
         assert 0.0 <= window["coverage80"] <= 1.0 and window["mae"] > 0
+
+
+def _validator(spec: dict, schema: dict) -> jsonschema.Draft202012Validator:
+    """A validator of ``schema`` whose references resolve in the OpenAPI document."""
+    return jsonschema.Draft202012Validator({**schema, "components": spec["components"]})
+
+
+def _response_schema(spec: dict, path: str, status: str) -> dict:
+    return spec["paths"][path]["post"]["responses"][status]["content"]["application/json"][
+        "schema"]
+
+
+def test_the_openapi_document_describes_the_real_answers(cluster3: LocalCluster,
+                                                          database_url: str) -> None:
+    """Real answers validate against /openapi.json, with every field the API always sends
+    listed as required, and requests it refuses are refused by the document too."""
+    _, key = make_tenant(database_url)
+    with client(cluster3, key) as c:
+        spec = c.get("/openapi.json").json()
+        imported = c.post("/v1/items", json={"items": HISTORY})
+        _validator(spec, _response_schema(spec, "/v1/items", "201")).validate(imported.json())
+        assert set(imported.json()) == set(
+            _response_schema(spec, "/v1/items", "201")["properties"])
+        one = c.post("/v1/estimates", json={"title": "Fix login crash", "quantiles": [0.25]})
+        estimate = {"$ref": "#/components/schemas/Estimate"}
+        _validator(spec, estimate).validate(one.json())
+        assert set(one.json()) == set(spec["components"]["schemas"]["Estimate"]["required"])
+        batch = c.post("/v1/estimates/batch", json={"items": [{"title": "a"}, {"title": "b"}]})
+        _validator(spec, _response_schema(spec, "/v1/estimates/batch", "200")).validate(
+            batch.json())
+        # What the API refuses, the document refuses as well.
+        batch_body = spec["paths"]["/v1/estimates/batch"]["post"]["requestBody"]["content"][
+            "application/json"]["schema"]
+        for refused in ({"items": [{"title": "a", "quantiles": [0.3]}]},
+                        {"items": [{"title": "a"}], "quantiles": [0.5] * 51}):
+            assert c.post("/v1/estimates/batch", json=refused).status_code == 422
+            assert not _validator(spec, batch_body).is_valid(refused)
+        reused = {"Idempotency-Key": "k1"}
+        assert c.post("/v1/items/h1/actual", json={"effort": 2}, headers=reused).is_success
+        conflict = c.post("/v1/items/h1/actual", json={"effort": 3}, headers=reused)
+        assert conflict.status_code == 409
+        assert "409" in spec["paths"]["/v1/items/{item_id}/actual"]["post"]["responses"]
