@@ -143,7 +143,8 @@ def format_forecast(answer: dict[str, Any]) -> str:
 
 
 def write_plot(answer: dict[str, Any], path: str) -> None:
-    """Bar charts of both histograms in one image (matplotlib is an optional extra)."""
+    """Bar charts of both histograms in one image (matplotlib, imported only here: a
+    dependency of reckon, but not needed for anything else)."""
     try:
         import matplotlib
 

@@ -11,9 +11,10 @@ class EstimatorConfig:
     """Sizes, hashing parameters and prior of an :class:`~kernels.Estimator`.
 
     Feature vector layout (``dim`` coordinates): coordinate 0 is the bias; the next
-    ``numeric_slots`` hold the first numeric features by name; the next ``meta_width`` take
-    hashed categorical ``name=value`` tokens, missing-value indicators and any further
-    numeric features; the rest take the hashed text of title and description.
+    ``numeric_slots`` hold the first numeric features seen (in order of first appearance);
+    the next ``meta_width`` take hashed categorical ``name=value`` tokens, missing-value
+    indicators and any further numeric features; the rest take the hashed text of title
+    and description.
 
     The default prior is weak and generic, chosen so that a model with no data predicts a
     median of ``prior_median`` effort units with a wide interval (P10..P90 spans roughly a

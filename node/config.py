@@ -35,8 +35,8 @@ class NodeConfig:
     # Only tenants with at least snapshot_min_items actuals are saved (0: none): a smaller history
     # replays in well under a second, and a snapshot holds the linear model's dense
     # covariance (8 MB at the default feature dimension) whatever the tenant's size.
-    # Between refits, the model in use is saved too once the log has grown by
-    # snapshot_every events and by a quarter since the last snapshot (0: after refits only),
+    # Between refits, the model in use is saved too once the events since the last snapshot
+    # number at least snapshot_every and a quarter of the log (0: after refits only),
     # so a node taking the tenant over replays about that many (10,000 take 1.5-2 s), or a
     # quarter of the log, plus what came during a refit or while a snapshot was sent.
     # Only the tenant's first owner saves.
