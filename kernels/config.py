@@ -12,8 +12,8 @@ class EstimatorConfig:
 
     Feature vector layout (``dim`` coordinates): coordinate 0 is the bias; the next
     ``numeric_slots`` hold the first numeric features seen (in order of first appearance);
-    the next ``meta_width`` take hashed categorical ``name=value`` tokens, missing-value
-    indicators and any further numeric features; the rest take the hashed text of title
+    the next ``meta_width`` take hashed categorical ``name=value`` tokens and any further
+    numeric features; the rest take the hashed text of title
     and description.
 
     The default prior is weak and generic, chosen so that a model with no data predicts a

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-from kernels.features import MISSING, FeatureRows
+from kernels.features import FeatureRows
 from kernels.item_store import ItemStore
 
 #: Batches up to this size go row by row: cheaper than setting up the batch arrays.
@@ -49,10 +49,10 @@ def drivers_many(
     """:func:`drivers_of` for every row, computed for the whole batch at once.
 
     Each row's candidates sit in one row of a matrix, in the order :func:`drivers_of`
-    meets them (column by column its value then its missing indicator, then the row's
-    tokens, then the text), so a stable sort by magnitude ranks ties the same way. Small
-    batches, and a batch whose token labels repeat within a row or coincide with a column's
-    label (contributions that :func:`drivers_of` adds up), go row by row.
+    meets them (its numeric columns, then its tokens, then the text), so a stable sort by
+    magnitude ranks ties the same way. Small batches, and a batch whose token labels
+    repeat within a row or coincide with a column's label (contributions that
+    :func:`drivers_of` adds up), go row by row.
     """
     count = len(rows)
     parts = rows.parts
@@ -63,7 +63,7 @@ def drivers_many(
     if count <= _ROW_BY_ROW:
         return [drivers_of(rows, i, coef, text_start, n) for i in range(count)]
     names = parts.names
-    column_labels = set(names) | {f"{nm}={MISSING}" for nm in names}
+    column_labels = set(names)
     widths = np.diff(parts.tok_indptr)
     if any(t in column_labels for t in parts.tokens) or any(
         len(set(parts.tokens[lo:hi])) != hi - lo
@@ -72,14 +72,13 @@ def drivers_many(
         return [drivers_of(rows, i, coef, text_start, n) for i in range(count)]
     n_cols = len(names)
     width = int(widths.max()) if widths.size else 0
-    cand = np.zeros((count, 2 * n_cols + width + 1))
+    cand = np.zeros((count, n_cols + width + 1))
     if n_cols:
-        cand[:, 0 : 2 * n_cols : 2] = parts.z * (parts.col_sign * coef[parts.col_pos])
-        cand[:, 1 : 2 * n_cols : 2] = parts.missing * (parts.miss_sign * coef[parts.miss_pos])
+        cand[:, :n_cols] = parts.z * (parts.col_sign * coef[parts.col_pos])
     if width:
         row_of = np.repeat(np.arange(count), widths)
         slot = np.arange(len(parts.tokens)) - parts.tok_indptr[row_of]
-        cand[row_of, 2 * n_cols + slot] = parts.tok_sign * coef[parts.tok_pos]
+        cand[row_of, n_cols + slot] = parts.tok_sign * coef[parts.tok_pos]
     product = np.where(rows.indices >= text_start, rows.values * coef[rows.indices], 0.0)
     filled = np.diff(rows.indptr) > 0
     if product.size:
@@ -87,9 +86,8 @@ def drivers_many(
     take = min(n, cand.shape[1])
     order = np.argsort(-np.abs(cand), axis=1, kind="stable")[:, :take]
     top = np.take_along_axis(cand, order, axis=1)
-    column_names = [x for nm in names for x in (nm, f"{nm}={MISSING}")]
     out: list[tuple[tuple[str, float], ...]] = []
-    base = 2 * n_cols
+    base = n_cols
     last = cand.shape[1] - 1
     for lo, order_row, top_row in zip(parts.tok_indptr.tolist(), order.tolist(), top.tolist(),
                                       strict=False):
@@ -98,7 +96,7 @@ def drivers_many(
             if c == 0.0:
                 continue
             if slot_i < base:
-                found.append((column_names[slot_i], c))
+                found.append((names[slot_i], c))
             elif slot_i == last:
                 found.append(("text", c))
             else:

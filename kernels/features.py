@@ -27,18 +27,14 @@ _TOKEN_CACHE_LIMIT = 1 << 16
 @dataclass(frozen=True)
 class LabelParts:
     """The named (non-text) entries of a batch of rows, kept as the arrays they were built
-    from: numeric columns ``names`` with their scaled values ``z`` (rows x columns), the
-    missing-value indicators, and the hashed ``name=value`` tokens of each row (CSR over
-    ``tokens`` by ``tok_indptr``). Positions are coordinates of the feature vector; signs
-    are the hashing signs."""
+    from: numeric columns ``names`` with their scaled values ``z`` (rows x columns), and the
+    hashed ``name=value`` tokens of each row (CSR over ``tokens`` by ``tok_indptr``).
+    Positions are coordinates of the feature vector; signs are the hashing signs."""
 
     names: list[str]
     z: NDArray[np.float64]
     col_pos: NDArray[np.int64]
     col_sign: NDArray[np.float64]
-    missing: NDArray[np.bool_]
-    miss_pos: NDArray[np.int64]
-    miss_sign: NDArray[np.float64]
     tokens: list[str]
     tok_indptr: NDArray[np.int64]
     tok_pos: NDArray[np.int64]
@@ -46,14 +42,11 @@ class LabelParts:
 
     def row(self, i: int) -> list[tuple[str, int, float]]:
         """Row ``i``'s named entries as ``(label, coordinate, value)``: each numeric column
-        with a non-zero value and each missing indicator, column by column, then the
-        tokens."""
+        with a non-zero value, column by column, then the tokens."""
         out: list[tuple[str, int, float]] = []
         for j, nm in enumerate(self.names):
             if self.z[i, j] != 0.0:
                 out.append((nm, int(self.col_pos[j]), float(self.col_sign[j] * self.z[i, j])))
-            if self.missing[i, j]:
-                out.append((f"{nm}={MISSING}", int(self.miss_pos[j]), float(self.miss_sign[j])))
         for k in range(self.tok_indptr[i], self.tok_indptr[i + 1]):
             out.append((self.tokens[k], int(self.tok_pos[k]), float(self.tok_sign[k])))
         return out
@@ -96,9 +89,6 @@ def assemble_rows(
     z: NDArray[np.float64],
     col_pos: NDArray[np.int64],
     col_sign: NDArray[np.float64],
-    missing: NDArray[np.bool_],
-    miss_pos: NDArray[np.int64],
-    miss_sign: NDArray[np.float64],
     tok_indptr: NDArray[np.int64],
     tok_pos: NDArray[np.int64],
     tok_sign: NDArray[np.float64],
@@ -123,8 +113,6 @@ def assemble_rows(
         head[0] = 1.0
         for j in range(n_cols):
             head[col_pos[j]] += col_sign[j] * z[i, j]
-            if missing[i, j]:
-                head[miss_pos[j]] += miss_sign[j]
         for k in range(tok_indptr[i], tok_indptr[i + 1]):
             head[tok_pos[k]] += tok_sign[k]
         for k in range(text_start):
@@ -147,16 +135,19 @@ class Featurizer:
 
     Feature values may be numbers (scaled, see :mod:`kernels.numeric_scaling`), strings
     (hashed as ``name=value`` tokens) or None/NaN (missing). A numeric feature that the
-    model has learned and an item lacks gets a ``name=<missing>`` indicator instead.
+    model has learned and an item lacks is taken at its mean (a zero after scaling): what
+    a client leaves out says nothing about the item. (With an indicator for each missing
+    column, one featureless item taught the linear model that every sparse query is like
+    it, and made it every sparse query's closest analogy.) A missing value of a feature
+    the model has not learned as a number is the category ``name=<missing>``.
     """
 
     def __init__(self, config: EstimatorConfig, scaler: NumericScaler | None = None) -> None:
         self.config = config
         self.scaler = scaler if scaler is not None else NumericScaler()
-        self._positions: tuple[
-            tuple[str, ...], NDArray[np.int64], NDArray[np.float64], NDArray[np.int64],
-            NDArray[np.float64],
-        ] | None = None
+        self._positions: (
+            tuple[tuple[str, ...], NDArray[np.int64], NDArray[np.float64]] | None
+        ) = None
         self._token_cache: dict[str, tuple[int, float]] = {}
 
     def transform(
@@ -205,19 +196,14 @@ class Featurizer:
                 elif not math.isfinite(number):
                     tokens[i].append(f"{name}={MISSING}")
         names = scaler.names + list(new_cols)
-        first_row = np.full(len(names), -1, dtype=np.int64)
         raw = np.full((n, len(names)), np.nan)
         for i, col, number in entries:
             raw[i, col] = number
-            if col >= n_known and first_row[col] < 0:
-                first_row[col] = i
         for name in new_cols:
             scaler.register(name)
         z = scaler.transform(raw, learn, cfg.z_clip)
-        known_before = first_row[None, :] < np.arange(n)[:, None]
-        missing = np.isnan(raw) & known_before
 
-        col_pos, col_sign, miss_pos, miss_sign = self._column_positions(names)
+        col_pos, col_sign = self._column_positions(names)
         flat = [t for row in tokens for t in row]
         tok_pos, tok_sign = self._known_token_positions(flat)
         tok_indptr = np.zeros(n + 1, dtype=np.int64)
@@ -232,25 +218,21 @@ class Featurizer:
             cfg.word_weight, cfg.char_weight,
         )  # fmt: skip
         indptr, indices, values = assemble_rows(
-            cfg.text_start, z, col_pos, col_sign, missing, miss_pos, miss_sign,
+            cfg.text_start, z, col_pos, col_sign,
             tok_indptr, tok_pos, tok_sign, text_indptr, text_indices, text_values,
         )  # fmt: skip
         parts = None
         if with_labels:
-            parts = LabelParts(names, z, col_pos, col_sign, missing, miss_pos, miss_sign,
-                               flat, tok_indptr, tok_pos, tok_sign)
+            parts = LabelParts(names, z, col_pos, col_sign, flat, tok_indptr, tok_pos, tok_sign)
         return FeatureRows(indptr, indices, values, parts)
 
-    def _column_positions(self, names: list[str]) -> tuple[
-        NDArray[np.int64], NDArray[np.float64], NDArray[np.int64], NDArray[np.float64]
-    ]:
-        """Where each numeric column's value and its missing indicator go (with signs);
-        kept until the columns change, which is rare once a tenant has some history."""
+    def _column_positions(self, names: list[str]) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
+        """Where each numeric column's value goes (with its sign); kept until the columns
+        change, which is rare once a tenant has some history."""
         key = tuple(names)
         if self._positions is None or self._positions[0] != key:
             col_pos, col_sign = self._numeric_positions(names)
-            miss_pos, miss_sign = self._token_positions([f"{nm}={MISSING}" for nm in names])
-            self._positions = (key, col_pos, col_sign, miss_pos, miss_sign)
+            self._positions = (key, col_pos, col_sign)
         return self._positions[1:]
 
     def _known_token_positions(

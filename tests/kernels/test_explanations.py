@@ -52,13 +52,17 @@ def test_batch_drivers_equal_the_row_by_row_reference(n_drivers: int) -> None:
 
 
 def test_labels_that_add_up_take_the_reference_path() -> None:
-    # A category token spelled like a numeric column's label: drivers_of adds the two up.
+    # A category token spelled like a numeric column's label (a column named "team=web"
+    # beside the category team=web): drivers_of adds the two up.
     est = _fitted()
-    feats = [{"size": 3.0, "team": "web"} for _ in range(10)] + [{"size": "<missing>"}]
+    feats = [{"size": 3.0, "team=web": float(i)} for i in range(10)] + [
+        {"team": "web", "team=web": 20.0}]
+    est.learn_many([f"x{i}" for i in range(len(feats))], [""] * len(feats),
+                   [""] * len(feats), feats, np.full(len(feats), 2.0))
     rows = _rows(est, feats)
     coef, start = est._model.mean_, est.config.text_start
     ref = [drivers_of(rows, i, coef, start, 5) for i in range(len(feats))]
-    assert [label for label, _, _ in rows.labels[-1]].count("size=<missing>") == 2
+    assert [label for label, _, _ in rows.labels[-1]].count("team=web") == 2
     _assert_same(drivers_many(rows, coef, start, 5), ref)
 
 

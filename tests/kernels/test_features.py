@@ -1,4 +1,4 @@
-"""Feature layout: bias, numeric slots, hashed tokens and missing indicators, text."""
+"""Feature layout: bias, numeric slots, hashed tokens, text."""
 
 from __future__ import annotations
 
@@ -46,15 +46,15 @@ def test_layout_of_one_item() -> None:
         assert np.all(np.diff(rows.row(i)[0]) > 0)
 
 
-def test_known_numeric_feature_missing_gets_an_indicator() -> None:
+def test_known_numeric_feature_missing_is_taken_at_its_mean_with_no_indicator() -> None:
     fz = Featurizer(CFG)
     fz.transform(["a", "b"], ["", ""], [{"size": 1}, {"size": 4}], learn=True)
-    rows = fz.transform(["c", "d"], ["", ""], [{}, {"size": None}], learn=False, with_labels=True)
-    pos, sign = token_position("size=<missing>")
+    rows = fz.transform(["", ""], ["", ""], [{}, {"size": None}], learn=False, with_labels=True)
+    bias_only = np.zeros(CFG.dim)
+    bias_only[0] = 1.0
     for i in range(2):
-        x = dense_row(rows, i)
-        assert x[1] == 0.0 and x[pos] == sign
-        assert rows.labels[i] == [("size=<missing>", pos, sign)]
+        np.testing.assert_array_equal(dense_row(rows, i), bias_only)
+        assert rows.labels[i] == []
 
 
 def test_overflow_numeric_features_are_hashed_and_unknown_ones_skipped_at_prediction() -> None:
@@ -67,10 +67,7 @@ def test_overflow_numeric_features_are_hashed_and_unknown_ones_skipped_at_predic
     assert dense_row(rows, 1)[pos] == pytest.approx(sign * 1.0)
     q = fz.transform([""], [""], [{"never_seen": 5.0}], learn=False)
     want = np.zeros(CFG.dim)
-    want[0] = 1.0
-    for n in "abc":
-        p, s = token_position(f"{n}=<missing>")
-        want[p] += s
+    want[0] = 1.0  # a, b and c at their means; never_seen left out
     np.testing.assert_array_equal(dense_row(q, 0), want)
 
 
