@@ -143,9 +143,18 @@ class Estimator:
             raise ValueError("every effort must be finite and > 0")
         if not ids:
             return
+        raw = [_raw_features(f) for f in feature_list]  # None: refused by transform below
+        keep = np.flatnonzero(~self._unchanged(ids, title_list, desc_list, raw, effort_arr))
+        if keep.shape[0] < len(ids):
+            if keep.shape[0] == 0:
+                return
+            ids, title_list, desc_list = _take(ids, keep), _take(title_list, keep), _take(
+                desc_list, keep)
+            feature_list, raw = _take(feature_list, keep), _take(raw, keep)
+            effort_arr = effort_arr[keep]
         rows = self._features.transform(title_list, desc_list, feature_list, learn=True)
-        raw = [json.dumps(f, sort_keys=True, default=float) for f in feature_list]
-        new_rows, replaced = self._items.append(ids, title_list, effort_arr, rows, raw)
+        new_rows, replaced = self._items.append(ids, title_list, effort_arr, rows,
+                                                [r or "{}" for r in raw])
         split = max(0, len(ids) - self.config.calibration_window)
         self._fold(new_rows[:split], replaced[:split], trace=False)
         for i in range(split, len(ids)):
@@ -153,6 +162,43 @@ class Estimator:
         retired = self._items.n_rows - self._items.n_live
         if retired > max(64, self._items.n_live // 4):
             self._compact()
+
+    def _unchanged(self, ids: list[str], titles: list[str], descriptions: list[str],
+                   raw: list[str | None], efforts: NDArray[np.float64]) -> NDArray[np.bool_]:
+        """Which items repeat what the model already holds for their id (the same title,
+        description, features and actual): learning them again would count the same
+        evidence twice, so a client that reports an actual again changes nothing."""
+        same = np.zeros(len(ids), dtype=np.bool_)
+        items = self._items
+        latest: dict[str, int] = {}  # an id's previous entry in this batch
+        stored: list[tuple[int, int]] = []  # (entry, live row) to compare texts with
+        for i, item_id in enumerate(ids):
+            j = latest.get(item_id, -1)
+            latest[item_id] = i
+            if j >= 0:
+                same[i] = (titles[i], descriptions[i], raw[i], efforts[i]) == (
+                    titles[j], descriptions[j], raw[j], efforts[j])
+                continue
+            r = items.row_of(item_id)
+            if r >= 0 and efforts[i] == items.efforts[r] and titles[i] == items.titles[r] and (
+                    raw[i] is not None and raw[i] == items.features[r]):
+                stored.append((i, r))
+        if not stored:
+            return same
+        # The description lives only in the row's hashed text: compare that part.
+        entries = [i for i, _ in stored]
+        rows = self._features.transform([titles[i] for i in entries],
+                                        [descriptions[i] for i in entries],
+                                        [{} for _ in entries], learn=False)
+        start = self.config.text_start
+        for k, (i, r) in enumerate(stored):
+            idx, val = rows.row(k)
+            _, old_idx, old_val = items.rows(np.array([r]))
+            text, old_text = idx >= start, old_idx >= start
+            if np.array_equal(idx[text], old_idx[old_text]) and np.array_equal(
+                    val[text].astype(np.float32), old_val[old_text].astype(np.float32)):
+                same[i] = True
+        return same
 
     def _fold(self, new_rows: NDArray[np.int64], replaced: NDArray[np.int64], trace: bool) -> None:
         """Learn stored rows (unlearning the rows they replace); with ``trace`` (one item)
@@ -429,6 +475,18 @@ class Estimator:
             self._index.load_graph(graph, vectors, live)
         except ValueError as e:
             raise ValueError(f"malformed estimator state: {e}") from e
+
+
+def _take(values: list[Any], keep: NDArray[np.int64]) -> list[Any]:
+    return [values[i] for i in keep]
+
+
+def _raw_features(features: dict[str, Any]) -> str | None:
+    """The features as the item store keeps them (JSON), or None if they cannot be."""
+    try:
+        return json.dumps(features, sort_keys=True, default=float)
+    except (TypeError, ValueError):
+        return None
 
 
 def _check_items(

@@ -130,6 +130,37 @@ def test_relearning_an_item_replaces_its_actual() -> None:
 
 
 
+def _same_state(a: Estimator, b: Estimator) -> bool:
+    sa, sb = _unpack(_pack(a.to_state())), _unpack(_pack(b.to_state()))
+    return _pack(sa) == _pack(sb)
+
+
+def test_learning_what_the_model_already_holds_changes_nothing() -> None:
+    ids, titles, descs, feats, efforts = synthetic(40, 3)
+    est = Estimator(SMALL)
+    est.learn_many(ids, titles, descs, feats, efforts)
+    before = Estimator.from_state(est.to_state())
+    # The same actual reported again, alone and in a batch twice over.
+    est.learn(ids[5], titles[5], descs[5], feats[5], efforts[5])
+    est.learn_many([ids[7], ids[7]], [titles[7]] * 2, [descs[7]] * 2, [feats[7]] * 2,
+                   [efforts[7]] * 2)
+    assert _same_state(est, before)
+    # Anything different is learned: the actual, the description, a feature.
+    for change in ({"effort": efforts[5] * 2}, {"description": descs[5] + " and more"},
+                   {"features": {**feats[5], "extra": 1.0}}):
+        other = Estimator.from_state(before.to_state())
+        item = {"title": titles[5], "description": descs[5], "features": feats[5],
+                "effort": efforts[5], **change}
+        other.learn(ids[5], item["title"], item["description"], item["features"],
+                    item["effort"])
+        assert other._items.n_rows == before._items.n_rows + 1, change
+    # In a batch each entry is compared with the one before it: a -> b -> a is learned.
+    other = Estimator.from_state(before.to_state())
+    other.learn_many([ids[5]] * 3, [titles[5]] * 3, [descs[5]] * 3, [feats[5]] * 3,
+                     [efforts[5] * 2, efforts[5], efforts[5]])
+    assert other._items.n_rows == before._items.n_rows + 2
+    assert other._items.efforts[other._items.row_of(ids[5])] == efforts[5]
+
 def _desharnais() -> Estimator:
     """A refitted model of the demo tenant's history (81 projects, ten features each)."""
     with open(DEMO_CSV, newline="", encoding="utf-8") as f:
