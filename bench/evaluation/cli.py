@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from pathlib import Path
 
@@ -91,15 +92,27 @@ def _prepare(args: argparse.Namespace) -> tuple[Dataset, list[Fold], SplitSpec |
     return data, list(spec.folds_of(len(data))), spec
 
 
+def _cell(value: float, fmt: str) -> str:
+    """A score as the table shows it: huge values (a baseline gone wild) in three
+    significant digits, so that no cell runs into the next."""
+    if math.isfinite(value) and abs(value) >= 1e7:
+        return f"{value:.3g}"
+    return fmt.format(value)
+
+
 def format_table(result: Evaluation) -> str:
-    """A fixed-width text table of every model's scores."""
-    head = f"{'model':<8}" + "".join(f"{title:>9}" for _, title, _ in COLUMNS)
+    """A text table of every model's scores; each column as wide as its widest cell."""
+    cells = {name: [_cell(s.as_dict()[key], fmt) for key, _, fmt in COLUMNS]
+             for name, s in result.scores.items()}
+    first = max([len("model"), *map(len, cells)])
+    widths = [max([len(title), *(len(row[j]) for row in cells.values())])
+              for j, (_, title, _) in enumerate(COLUMNS)]
+    head = f"{'model':<{first}}" + "".join(
+        f"  {title:>{w}}" for (_, title, _), w in zip(COLUMNS, widths, strict=True))
     lines = [head, "-" * len(head)]
-    for name, s in result.scores.items():
-        values = s.as_dict()
-        lines.append(
-            f"{name:<8}" + "".join(f"{fmt.format(values[key]):>9}" for key, _, fmt in COLUMNS)
-        )
+    for name, row in cells.items():
+        lines.append(f"{name:<{first}}" + "".join(
+            f"  {cell:>{w}}" for cell, w in zip(row, widths, strict=True)))
     return "\n".join(lines)
 
 

@@ -121,3 +121,29 @@ def test_kemerer_leave_one_out(capsys: pytest.CaptureFixture[str]) -> None:
     assert rc == 0 and out["n_test"] == 15
     models = out["models"]
     assert models["reckon"]["sa"] > models["median"]["sa"]
+
+
+def test_the_table_keeps_its_columns_apart_whatever_the_numbers() -> None:
+    """A baseline gone wild (a width of 1e28, an MAE in the tens of thousands, an infinite
+    width) must not run into the next column: every cell sits under its title."""
+    from bench.evaluation.cli import COLUMNS, format_table
+    from bench.evaluation.metrics import Scores
+    from bench.evaluation.runner import Evaluation
+
+    scores = {
+        "reckon": Scores(1125.551, 341.0, 10.5, 1.25, 0.105, 0.368, 407.58),
+        "atlm": Scores(35007.92, 144844.0, -2684.4, 303.5, 0.0, 0.895, 8.96e28),
+        "median": Scores(1204.6, 467.0, 4.2, 1.6, 0.0, 0.632, float("inf")),
+    }
+    table = format_table(Evaluation(10, 3, scores, np.ones(3)))
+    head, rule, *rows = table.splitlines()
+    assert head.split() == ["model", *(title for _, title, _ in COLUMNS)]
+    assert len({len(line) for line in (head, rule, *rows)}) == 1
+    for line, name in zip(rows, scores, strict=True):
+        cells = line.split()
+        assert cells[0] == name and len(cells) == len(COLUMNS) + 1
+        for cell, (_, title, _) in zip(cells[1:], COLUMNS, strict=True):
+            # right-aligned under its title
+            assert line.index(cell, head.index(title) - len(cell)) + len(cell) == (
+                head.index(title) + len(title))
+    assert "8.96e+28" in table and "inf" in table
