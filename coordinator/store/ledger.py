@@ -259,7 +259,8 @@ async def for_item(
     return [
         {
             "id": r["id"],
-            "quantiles": r["quantiles"],
+            # jsonb keeps keys by length, then bytes: put the levels back in order.
+            "quantiles": dict(sorted(r["quantiles"].items(), key=lambda kv: float(kv[0]))),
             "p50": r["p50"],
             "model_version": r["model_version"],
             "seq": r["seq"],

@@ -77,11 +77,21 @@ def test_import_estimate_actual_and_lookup(cluster3: LocalCluster, database_url:
         r = c.post("/v1/items/new-1/actual", json={"effort": 11.5})
         assert r.status_code == 200, r.text
         actual_seq = r.json()["seq"]
-        r = c.post("/v1/estimates", json={"title": "Add SSO login", "item_id": "new-1"})
+        r = c.post("/v1/estimates", json={"title": "Add SSO login", "item_id": "new-1",
+                                          "quantiles": [0.05, 0.975]})
         assert r.json()["seq"] >= actual_seq
 
         item = c.get("/v1/items/new-1").json()
         assert item["actual"] == 11.5 and item["actual_seq"] == actual_seq
+        # The recorded estimate's quantiles come back as they were answered, in order (the
+        # ledger writes in batches off the request path).
+        deadline = time.monotonic() + 5
+        while not item["estimates"] and time.monotonic() < deadline:
+            time.sleep(0.1)
+            item = c.get("/v1/items/new-1").json()
+        [recorded] = item["estimates"]
+        assert list(recorded["quantiles"]) == list(r.json()["quantiles"]) == [
+            "0.05", "0.1", "0.5", "0.9", "0.975"]
 
 
 def test_batch_estimates_and_csv_import(cluster3: LocalCluster, database_url: str) -> None:
