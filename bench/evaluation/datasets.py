@@ -72,12 +72,17 @@ class Dataset:
 
 def read_table(path: Path) -> Table:
     """Read a CSV or ARFF file. Raises EvaluationError if it cannot be read or parsed."""
+    if path.is_dir():
+        raise EvaluationError(f"{path}: is a directory, not a CSV or ARFF file")
     if not path.is_file():
         raise EvaluationError(f"{path}: no such file")
     try:
         text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise EvaluationError(f"{path}: cannot read: {exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise EvaluationError(f"{path}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at "
+                              f"offset {exc.start}); is it a CSV or ARFF file?") from exc
+    except OSError as exc:
+        raise EvaluationError(f"{path}: cannot read: {exc.strerror or exc}") from exc
     if path.suffix.lower() == ".arff":
         return _parse_arff(text, path)
     return _parse_csv(text, path)
@@ -198,6 +203,8 @@ def build_dataset(
     """
     (target_col,) = _resolve(table, [target], "target")
     dropped = set(_resolve(table, list(drop), "--drop"))
+    if target_col in dropped:
+        raise EvaluationError(f"--drop names the target {target.strip()!r}; it cannot be both")
     if text is None:
         text_cols = [c for c in table.columns if c.strip().lower() in DEFAULT_TEXT]
     else:
@@ -207,7 +214,10 @@ def build_dataset(
     efforts = np.empty(len(table.rows))
     for n, row in enumerate(table.rows):
         cell = row[pos[target_col]]
-        value = None if _missing(cell) else _number(str(cell))
+        if _missing(cell):
+            raise EvaluationError(f"target {target.strip()!r} is missing in data row {n + 1}; "
+                                  "every row needs one")
+        value = _number(str(cell))
         if value is None:
             raise EvaluationError(
                 f"target {target.strip()!r} is not numeric in data row {n + 1}: {cell!r}"

@@ -76,8 +76,10 @@ def parse_split(split: str | None, cv: str | None) -> SplitSpec:
         if cv == "loo":
             return SplitSpec("loo")
         m = re.fullmatch(r"kfold:(\d+)(?:x(\d+))?", cv)
-        if not m or int(m.group(1)) < 2 or (m.group(2) and int(m.group(2)) < 1):
+        if not m:
             raise EvaluationError(f"--cv must be 'loo' or 'kfold:K' or 'kfold:KxR', got {cv!r}")
+        if int(m.group(1)) < 2 or (m.group(2) and int(m.group(2)) < 1):
+            raise EvaluationError(f"--cv {cv}: K must be at least 2 and R at least 1")
         return SplitSpec("kfold", folds=int(m.group(1)), repeats=int(m.group(2) or 1))
     m = re.fullmatch(r"chrono:(0?\.\d+|1\.0*|0)", split or "chrono:0.8")
     if not m or not 0 < float(m.group(1)) < 1:

@@ -68,14 +68,22 @@ def test_cv_online_and_train_test_modes(
         (["{csv}", "--target", "effort", "--split", "chrono:2"], "--split"),
         (["{csv}"], "required"),
         (["{bad}", "--target", "effort"], "fields"),
+        (["{dir}", "--target", "effort"], "is a directory"),
+        (["{binary}", "--target", "effort"], "not UTF-8 text (byte 0xff at offset 0)"),
+        (["{csv}", "--target", "effort", "--cv", "kfold:1"], "K must be at least 2"),
+        (["{csv}", "--target", "effort", "--drop", "effort"], "--drop names the target"),
+        (["{blank}", "--target", "effort"], "'effort' is missing in data row 2"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(
     args: list[str], message: str, csv_file: Path, tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:  # fmt: skip
-    bad = write(tmp_path, "bad.csv", "a,b,effort\n1,2\n")
-    argv = [a.replace("{csv}", str(csv_file)).replace("{bad}", str(bad)) for a in args]
+    files = {"{csv}": csv_file, "{bad}": write(tmp_path, "bad.csv", "a,b,effort\n1,2\n"),
+             "{blank}": write(tmp_path, "blank.csv", "a,effort\n1,3\n2,\n3,4\n"),
+             "{dir}": tmp_path, "{binary}": tmp_path / "binary.csv"}
+    (tmp_path / "binary.csv").write_bytes(b"\xff\xfe\x00garbage")
+    argv = [str(files.get(a, a)) for a in args]
     assert main(argv) == 2
     err = capsys.readouterr().err.strip()
     assert message in err and "\n" not in err and "Traceback" not in err
