@@ -32,7 +32,7 @@ from kernels import Estimator, PublicPrior
 log = logging.getLogger("reckon.node.snapshots")
 
 COORDINATOR_ACTOR = "coordinator"
-FORMAT = 1
+FORMAT = 2
 #: Snapshots a coordinator keeps per tenant, so a node may try as many, newest first.
 KEPT = 2
 
@@ -83,6 +83,7 @@ def capture(snapshot: TenantSnapshot, prior: PublicPrior | None) -> dict[str, An
         "item_titles": [snapshot.items[i]["title"] for i in ids],
         "item_descriptions": [snapshot.items[i]["description"] for i in ids],
         "item_features": [snapshot.items[i]["features"] for i in ids],
+        "item_actuals": [snapshot.items[i].get("actual") for i in ids],
         "model": snapshot.model.to_state(with_index=True),
     }
 
@@ -110,10 +111,14 @@ def decode(data: bytes, tenant: str, prior: PublicPrior | None) -> TenantSnapsho
             raise ValueError("a snapshot made with another cold-start prior")
         ids, titles = body["item_ids"], body["item_titles"]
         descriptions, features = body["item_descriptions"], body["item_features"]
-        if not len(ids) == len(titles) == len(descriptions) == len(features):
+        actuals = body["item_actuals"]
+        if not len(ids) == len(titles) == len(descriptions) == len(features) == len(actuals):
             raise ValueError("item table columns differ in length")
-        items = {str(i): {"title": str(t), "description": str(d), "features": dict(f)}
-                 for i, t, d, f in zip(ids, titles, descriptions, features, strict=True)}
+        items: dict[str, dict[str, Any]] = {}
+        for i, t, d, f, a in zip(ids, titles, descriptions, features, actuals, strict=True):
+            items[str(i)] = {"title": str(t), "description": str(d), "features": dict(f)}
+            if a is not None:
+                items[str(i)]["actual"] = float(a)
         model = Estimator.from_state(body["model"])
         seq = int(body["seq"])
         # Snapshots saved only after refits had neither key: the refit was of all of them.

@@ -471,23 +471,30 @@ class TenantEstimator(Actor):
         """Apply one event to the item table; return what the model should learn, if any."""
         kind, data = event.get("kind"), event.get("data") or {}
         if kind == "item":
-            item = {
+            item_id = str(data["id"])
+            item: dict[str, Any] = {
                 "title": str(data.get("title", "")),
                 "description": str(data.get("description", "")),
                 "features": dict(data.get("features") or {}),
             }
-            self.items[str(data["id"])] = item
             actual = data.get("actual")
+            if actual is None:
+                # A re-import without an actual keeps the one the item had (as the item
+                # table does), and the model learns the item as it now reads.
+                actual = self.items.get(item_id, {}).get("actual")
             if actual is not None:
-                return str(data["id"]), item, float(actual)
-            return None
+                item["actual"] = float(actual)
+            self.items[item_id] = item
+            return None if actual is None else (item_id, item, float(actual))
         if kind == "actual":
-            known = self.items.get(str(data.get("id")))
+            item_id = str(data.get("id"))
+            known = self.items.get(item_id)
             if known is None:
-                log.warning("actual for unknown item tenant=%s item=%s", self.tenant,
-                            data.get("id"))
+                log.warning("actual for unknown item tenant=%s item=%s", self.tenant, item_id)
                 return None
-            return str(data["id"]), known, float(data["effort"])
+            item = {**known, "actual": float(data["effort"])}  # entries are replaced
+            self.items[item_id] = item
+            return item_id, item, item["actual"]
         log.warning("unknown event kind tenant=%s kind=%s", self.tenant, kind)
         return None
 

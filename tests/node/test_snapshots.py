@@ -411,3 +411,18 @@ async def test_when_the_newest_snapshot_cannot_be_used_the_one_before_it_is() ->
         assert after.model_version == before.model_version.replace("/t@", ".r30/t@")
         assert after.seq == 45
         tg.cancel_scope.cancel()
+
+
+def test_the_item_table_comes_back_with_each_item_s_actual() -> None:
+    """A restored owner knows which items have an actual (a re-import without one keeps
+    it, and the model learns the item anew), so the item table round-trips with them."""
+    from kernels import Estimator, EstimatorConfig
+
+    model = Estimator(EstimatorConfig(dim=256, meta_width=32))
+    model.learn("a", "done work", "", {"size": 2}, 3.0)
+    items = {"a": {"title": "done work", "description": "", "features": {"size": 2},
+                   "actual": 3.0},
+             "b": {"title": "open work", "description": "d", "features": {}}}
+    snap = snapshots.TenantSnapshot("t", 2, 0, items, model, 0, 1)
+    back = snapshots.decode(snapshots.encode(snap, None), "t", None)
+    assert back.items == items

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import threading
 
 import anyio
@@ -123,6 +124,39 @@ async def test_actual_for_a_known_item_teaches_the_model() -> None:
         assert result["analogies"][0]["id"] == "i1"
         assert result["analogies"][0]["effort"] == 8.0
         tg.cancel_scope.cancel()
+
+
+@pytest.mark.anyio
+async def test_an_item_imported_again_without_its_actual_is_learned_as_it_now_reads() -> None:
+    """Re-importing an item that has an actual, with corrected text and features but no
+    actual, keeps the actual (as the item table does) and the model learns the item as it
+    now reads: live, and in a replay of the same log."""
+    renamed = {"seq": 3, "kind": "item", "data": {
+        "id": "i1", "title": "renamed work", "description": "", "features": {"size": 40}}}
+    FakeLog.log = [item_event(1, effort=8.0), item_event(2, effort=2.0)]
+    async with anyio.create_task_group() as tg:
+        system, config = await _system(tg)
+        ref, live = _spawn_tracked(system, config)
+        await ref.ask(EstimateRequest("t", [{"title": "x"}], [0.5]), timeout=30)
+        FakeLog.log.append(renamed)
+        await ref.ask(TenantEvents("t", [renamed], 3), timeout=30)
+        reply = await ref.ask(EstimateRequest("t", [{"title": "renamed work"}], [0.5]),
+                              timeout=30)
+        top = reply.results[0]["analogies"][0]  # type: ignore[attr-defined]
+        assert (top["id"], top["title"], top["effort"]) == ("i1", "renamed work", 8.0)
+        replayed = TenantEstimator("t", config)  # a new owner replays the log in one batch
+        again = system.spawn("estimator:t-replayed", lambda: replayed)
+        reply = await again.ask(EstimateRequest("t", [{"title": "renamed work"}], [0.5]),
+                                timeout=30)
+        assert reply.results[0]["analogies"][0]["title"] == "renamed work"  # type: ignore
+        tg.cancel_scope.cancel()
+    for actor in (live[-1], replayed):
+        store = actor.model._items
+        assert actor.model.n_observations == 2
+        row = store.row_of("i1")
+        assert store.titles[row] == "renamed work" and store.efforts[row] == 8.0
+        assert json.loads(store.features[row]) == {"size": 40}
+        assert actor.items["i1"]["actual"] == 8.0
 
 
 def _spawn_tracked(system: ActorSystem, config: NodeConfig
