@@ -70,13 +70,33 @@ def _bench(argv: list[str]) -> int:
     return main(argv)
 
 
+def _no_arguments(name: str, argv: list[str]) -> int | None:
+    """For a command that takes no arguments: None when there are none, else the exit
+    status after printing its usage (``-h``/``--help``: 0) or a usage error (2)."""
+    if not argv:
+        return None
+    if argv[0] in ("-h", "--help"):
+        print(f"usage: reckon {name}\n\n{COMMANDS[name][1]}")
+        return 0
+    print(f"reckon {name}: takes no arguments; try 'reckon {name} --help'", file=sys.stderr)
+    return 2
+
+
 def _warmup(argv: list[str]) -> int:
+    if (status := _no_arguments("warmup", argv)) is not None:
+        return status
     from node.warmup import warm_up
 
-    if argv:
-        print("reckon warmup takes no arguments", file=sys.stderr)
-        return 2
     print(f"kernels compiled and cached in {warm_up():.1f}s")
+    return 0
+
+
+def _version(argv: list[str]) -> int:
+    if (status := _no_arguments("version", argv)) is not None:
+        return status
+    from coordinator import __version__
+
+    print(f"reckon {__version__}")
     return 0
 
 
@@ -90,19 +110,29 @@ COMMANDS: dict[str, tuple[Callable[[list[str]], int], str]] = {
     "bench": (_bench, "capacity planning: open-loop load, sweeps, a report with plots"),
     "warmup": (_warmup, "compile the numeric kernels into Numba's cache ($NUMBA_CACHE_DIR)"),
     "deploy": (_deploy, "deploy or upgrade a cluster with the Ansible playbooks"),
+    "version": (_version, "print the version of reckon (also: reckon --version)"),
 }
+
+
+def _print_help() -> None:
+    parser = argparse.ArgumentParser(prog="reckon", description="Effort estimation service.",
+                                     usage="reckon [-h] [--version] COMMAND [ARGS ...]")
+    parser.add_argument("--version", action="store_true", help="print the version and exit")
+    parser.print_help()
+    print("\ncommands:")
+    for name, (_, text) in COMMANDS.items():
+        print(f"  {name:<12} {text}")
+    print("\n'reckon COMMAND --help' describes a command's arguments.")
 
 
 def main(argv: list[str] | None = None) -> int:
     """Dispatch to a subcommand."""
     args = list(sys.argv[1:] if argv is None else argv)
     if not args or args[0] in ("-h", "--help"):
-        parser = argparse.ArgumentParser(prog="reckon", description="Effort estimation service.")
-        parser.print_help()
-        print("\ncommands:")
-        for name, (_, text) in COMMANDS.items():
-            print(f"  {name:<12} {text}")
+        _print_help()
         return 0 if args else 2
+    if args[0] == "--version":
+        return _version(args[1:])
     if args[0] not in COMMANDS:
         print(f"reckon: unknown command {args[0]!r}; try 'reckon --help'", file=sys.stderr)
         return 2

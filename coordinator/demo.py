@@ -21,12 +21,34 @@ import anyio
 import httpx
 
 from coordinator.embedded_pg import EmbeddedPostgres, environ_database_url
-from coordinator.launcher import LocalCluster, LocalClusterSpec, port_is_free
+from coordinator.launcher import MAX_PORT, LocalCluster, LocalClusterSpec, port_is_free
 from coordinator.store import create_pool
 from coordinator.store.migrate import migrate
 from coordinator.store.tenants import create_api_key, create_tenant, lookup_key
 
 DEMO_TENANT = "demo"
+#: The coordinator's nng port is --port + NNG_OFFSET; node i listens on the next ports.
+NNG_OFFSET = 1000
+
+
+def demo_ports(port: int, nodes: int) -> list[int]:
+    """The coordinator's HTTP and nng ports, then each node's."""
+    return [port, port + NNG_OFFSET] + [port + NNG_OFFSET + 1 + i for i in range(nodes)]
+
+
+def argument_problem(port: int, nodes: int) -> str | None:
+    """What is wrong with --port and --nodes (one line), or None."""
+    if nodes < 1:
+        return "--nodes must be at least 1"
+    if not 1 <= port <= MAX_PORT:
+        return f"--port must be between 1 and {MAX_PORT}, not {port}"
+    highest = MAX_PORT - NNG_OFFSET - nodes  # the highest --port that leaves room
+    if highest < 1:
+        return f"--nodes {nodes} is too many: each needs a port above --port + {NNG_OFFSET}"
+    if port > highest:
+        return (f"--port {port} with --nodes {nodes} needs ports up to {port + MAX_PORT - highest}"
+                f" (the nng ports are --port + {NNG_OFFSET} and up); use --port {highest} or lower")
+    return None
 
 
 def _read_or_create_secret(path: Path) -> str:
@@ -66,12 +88,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--nodes", type=int, default=2, help="node processes to start")
     p.add_argument("--data-dir", default=".reckon", help="where data, logs and the key live")
     args = p.parse_args(argv)
-    if args.nodes < 1:
-        print("reckon demo: --nodes must be at least 1", file=sys.stderr)
+    problem = argument_problem(args.port, args.nodes)
+    if problem:
+        print(f"reckon demo: {problem}", file=sys.stderr)
         return 2
     workdir = Path(args.data_dir)
     workdir.mkdir(parents=True, exist_ok=True)
-    ports = [args.port, args.port + 1000] + [args.port + 1001 + i for i in range(args.nodes)]
+    ports = demo_ports(args.port, args.nodes)
     busy = [port for port in ports if not port_is_free(port)]
     if busy:
         print(f"reckon demo: port(s) {busy} are in use; pick another --port", file=sys.stderr)

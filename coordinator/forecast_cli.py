@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 import time
@@ -31,6 +32,24 @@ class ForecastFailed(Exception):
     def __init__(self, message: str, exit_code: int = 2) -> None:
         super().__init__(message)
         self.exit_code = exit_code
+
+
+def positive_seconds(text: str) -> float:
+    """An argparse type: a finite number of seconds greater than 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, not {text!r}")
+    return value
+
+
+def _located(field: str | None, detail: str) -> str:
+    """``field: detail``, unless the detail already starts by naming the field."""
+    if not field or detail == field or detail.startswith(f"{field} "):
+        return detail
+    return f"{field}: {detail}"
 
 
 def load_project(path: str) -> Any:
@@ -57,8 +76,7 @@ def run_local(body: Any) -> dict[str, Any]:
     try:
         request = parse_forecast_request(body)
     except InvalidInput as e:
-        where = f"{e.field}: " if e.field else ""
-        raise ForecastFailed(f"{where}{e.detail}") from e
+        raise ForecastFailed(_located(e.field, e.detail)) from e
     if request.model_tasks:
         names = ", ".join(request.plan.task_ids[i] for i, _ in request.model_tasks[:5])
         more = "" if len(request.model_tasks) <= 5 else f" and {len(request.model_tasks) - 5} more"
@@ -88,8 +106,8 @@ def run_server(body: Any, server: str, key: str, timeout: float) -> dict[str, An
         answer = None
     if r.status_code >= 400:
         if isinstance(answer, dict) and "detail" in answer:
-            where = f"{answer['field']}: " if answer.get("field") else ""
-            message = f"{where}{answer['detail']}"
+            message = _located(answer.get("field") and str(answer["field"]),
+                               str(answer["detail"]))
         else:
             message = r.text.strip()[:200] or r.reason_phrase
         raise ForecastFailed(f"server answered {r.status_code}: {message}",
@@ -142,9 +160,9 @@ def format_forecast(answer: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def write_plot(answer: dict[str, Any], path: str) -> None:
-    """Bar charts of both histograms in one image (matplotlib, imported only here: a
-    dependency of reckon, but not needed for anything else)."""
+def _pyplot() -> Any:
+    """matplotlib's pyplot on the Agg backend (imported only for --plot: a dependency of
+    reckon, but not needed for anything else)."""
     try:
         import matplotlib
 
@@ -152,6 +170,26 @@ def write_plot(answer: dict[str, Any], path: str) -> None:
         import matplotlib.pyplot as plt
     except ImportError as e:
         raise ForecastFailed("--plot needs matplotlib (pip install matplotlib)") from e
+    return plt
+
+
+def check_plot_path(path: str) -> None:
+    """Refuse, before the forecast is made, an image format matplotlib cannot write or a
+    path in no directory."""
+    plt = _pyplot()
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    fmt = os.path.splitext(path)[1][1:].lower() or str(plt.rcParams["savefig.format"])
+    if fmt not in FigureCanvasBase.get_supported_filetypes():
+        raise ForecastFailed(f"--plot: unsupported image format {fmt!r} (use png, svg, pdf, ...)")
+    folder = Path(path).parent
+    if not folder.is_dir():
+        raise ForecastFailed(f"cannot write the plot to {path}: no directory {folder}")
+
+
+def write_plot(answer: dict[str, Any], path: str) -> None:
+    """Bar charts of both histograms in one image."""
+    plt = _pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     for ax, name in zip(axes, ("effort", "duration"), strict=True):
         hist = answer[name]["histogram"]
@@ -165,8 +203,22 @@ def write_plot(answer: dict[str, Any], path: str) -> None:
         ax.set_xlabel(name)
     axes[0].set_ylabel("trials")
     fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    try:
+        fig.savefig(path)
+    except OSError as e:
+        raise ForecastFailed(f"cannot write the plot to {path}: {e.strerror or e}") from e
+    finally:
+        plt.close(fig)
+
+
+def render(answer: dict[str, Any], as_json: bool) -> str:
+    """The text to print; a ForecastFailed if the answer is not the forecast shape (a
+    server's answer: the table reads every field that --plot draws)."""
+    try:
+        table = format_forecast(answer)
+    except (KeyError, TypeError, ValueError, IndexError) as e:
+        raise ForecastFailed(f"malformed forecast answer: {e!r}", exit_code=1) from e
+    return json.dumps(answer, indent=2) if as_json else table
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -175,11 +227,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("project", help="project file (JSON: tasks, depends_on, risks, ...)")
     p.add_argument("--server", help="coordinator URL; forecast there with the tenant's model")
     p.add_argument("--key", help="API key for --server (default: $RECKON_API_KEY)")
-    p.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for --server")
+    p.add_argument("--timeout", type=positive_seconds, default=120.0,
+                   help="seconds to wait for --server")
     p.add_argument("--plot", metavar="PNG", help="also draw both histograms to this file")
     p.add_argument("--json", action="store_true", help="print the answer as JSON")
     args = p.parse_args(argv)
     try:
+        if args.plot:
+            check_plot_path(args.plot)
         body = load_project(args.project)
         if args.server:
             key = args.key or os.environ.get("RECKON_API_KEY")
@@ -188,14 +243,10 @@ def main(argv: list[str] | None = None) -> int:
             answer = run_server(body, args.server, key, args.timeout)
         else:
             answer = run_local(body)
-        print(json.dumps(answer, indent=2) if args.json else format_forecast(answer))
+        print(render(answer, args.json))
         if args.plot:
             write_plot(answer, args.plot)
     except ForecastFailed as e:
         print(f"{PROG}: {e}", file=sys.stderr)
         return e.exit_code
-    except (KeyError, TypeError, ValueError) as e:
-        # A server answer that is not the forecast shape.
-        print(f"{PROG}: malformed forecast answer: {e!r}", file=sys.stderr)
-        return 1
     return 0

@@ -13,13 +13,19 @@ from pathlib import Path
 
 import httpx
 
+#: The highest TCP port number.
+MAX_PORT = 65535
+
 
 def port_is_free(port: int) -> bool:
-    """Whether a server could listen on 127.0.0.1:``port`` now.
+    """Whether a server could listen on 127.0.0.1:``port`` now (never for a number outside
+    1..65535).
 
     As the servers do, it sets SO_REUSEADDR: a socket of an earlier run still in TIME_WAIT
     does not block reuse.
     """
+    if not 1 <= port <= MAX_PORT:
+        return False
     with socket.socket() as s:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:

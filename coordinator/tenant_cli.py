@@ -8,17 +8,48 @@ import re
 import sys
 
 import anyio
+import asyncpg
 
 from coordinator.store import create_pool
 from coordinator.store.migrate import migrate
 from coordinator.store.tenants import SCOPES, create_api_key, create_tenant
 
 TENANT_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+PROG = "reckon tenant"
+
+#: What connecting can raise: a URL asyncpg cannot parse (ClientConfigurationError is a
+#: ValueError) or with a port past 65535 (OverflowError), a refused or unresolvable
+#: address, a server that refuses the login.
+BAD_URL_ERRORS = (ValueError, OverflowError)
+CONNECT_ERRORS = (*BAD_URL_ERRORS, OSError, TimeoutError, asyncpg.PostgresError,
+                  asyncpg.InterfaceError)
+
+
+class CannotConnect(Exception):
+    """The database could not be reached; the message is the reason, one line."""
+
+    def __init__(self, reason: str, exit_code: int) -> None:
+        super().__init__(reason)
+        self.exit_code = exit_code
+
+
+def _reason(e: BaseException) -> str:
+    if isinstance(e, TimeoutError):
+        return "timed out"
+    return " ".join(str(e).split()) or type(e).__name__
+
+
+async def _connect(url: str) -> asyncpg.Pool:
+    try:
+        return await create_pool(url, min_size=1, max_size=2)
+    except CONNECT_ERRORS as e:
+        bad_url = isinstance(e, BAD_URL_ERRORS)  # the user's input: exit 2, as usage errors
+        raise CannotConnect(_reason(e), exit_code=2 if bad_url else 1) from e
 
 
 async def create(url: str, tenant: str, name: str, scopes: tuple[str, ...]) -> tuple[bool, str]:
     """Create the tenant if new and a key; return (created, key)."""
-    pool = await create_pool(url, min_size=1, max_size=2)
+    pool = await _connect(url)
     try:
         async with pool.acquire() as conn:
             await migrate(conn)
@@ -50,10 +81,19 @@ def main(argv: list[str] | None = None) -> int:
     scopes = tuple(s.strip() for s in args.scopes.split(",") if s.strip())
     bad = set(scopes) - set(SCOPES)
     if bad:
-        print(f"reckon tenant: unknown scopes {sorted(bad)}; use {','.join(SCOPES)}",
-              file=sys.stderr)
+        print(f"{PROG}: unknown scopes {sorted(bad)}; use {','.join(SCOPES)}", file=sys.stderr)
         return 2
-    created, key = anyio.run(create, url, args.tenant, args.name or args.tenant, scopes)
+    if not scopes:
+        print(f"{PROG}: --scopes must name at least one of {', '.join(SCOPES)}", file=sys.stderr)
+        return 2
+    try:
+        created, key = anyio.run(create, url, args.tenant, args.name or args.tenant, scopes)
+    except CannotConnect as e:
+        print(f"{PROG}: cannot connect to the database: {e}", file=sys.stderr)
+        return e.exit_code
+    except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError) as e:
+        print(f"{PROG}: database error: {_reason(e)}", file=sys.stderr)
+        return 1
     print(f"{'created' if created else 'exists'} tenant={args.tenant}", file=sys.stderr)
     print(key)
     return 0

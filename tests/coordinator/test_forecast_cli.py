@@ -138,3 +138,74 @@ def test_plot_writes_a_png_chart(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     assert main([write(tmp_path, PROJECT), "--plot", str(out)]) == 0
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert out.stat().st_size > 5000
+
+
+def one_line_error(capsys: pytest.CaptureFixture[str]) -> str:
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and err.startswith("reckon forecast: "), err
+    return err
+
+
+def test_plot_into_a_missing_directory_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "no" / "such" / "out.png"
+    assert main([write(tmp_path, PROJECT), "--plot", str(out)]) == 2
+    assert f"cannot write the plot to {out}: " in one_line_error(capsys)
+
+
+def test_plot_that_cannot_be_saved_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    out = tmp_path / "taken.png"
+    out.mkdir()  # savefig cannot open a directory
+    assert main([write(tmp_path, PROJECT), "--plot", str(out)]) == 2
+    assert f"cannot write the plot to {out}: " in one_line_error(capsys)
+
+
+def test_plot_format_is_checked_first(tmp_path: Path,
+                                      capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    assert main([write(tmp_path, PROJECT), "--plot", str(tmp_path / "out.txt")]) == 2
+    assert one_line_error(capsys) == (
+        "reckon forecast: --plot: unsupported image format 'txt' (use png, svg, pdf, ...)")
+
+
+@pytest.mark.parametrize("value", ["-1", "0", "nan", "inf", "soon"])
+def test_timeout_must_be_positive(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                  value: str) -> None:  # fmt: skip
+    with pytest.raises(SystemExit) as exit_:
+        main([write(tmp_path, PROJECT), "--timeout", value, "--server", "http://h", "--key", "k"])
+    assert exit_.value.code == 2
+    assert "argument --timeout: must be a positive number of seconds" in capsys.readouterr().err
+
+
+def test_a_field_is_named_once(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    project = {"tasks": [{"id": "a", "effort": float("nan")}]}
+    assert main([write(tmp_path, project)]) == 2
+    assert one_line_error(capsys) == "reckon forecast: tasks[0].effort must be finite"
+
+
+def test_a_server_problem_names_its_field_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    problem = {"detail": "tasks[0].effort must be finite", "field": "tasks[0].effort"}
+
+    def post(url: str, **_: Any) -> httpx.Response:
+        return httpx.Response(422, json=problem, request=httpx.Request("POST", url))
+
+    monkeypatch.setattr(httpx, "post", post)
+    assert main([write(tmp_path, PROJECT), "--server", "http://h", "--key", "k"]) == 2
+    assert one_line_error(capsys) == (
+        "reckon forecast: server answered 422: tasks[0].effort must be finite")
+
+
+def test_malformed_server_answer_is_reported(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def post(url: str, **_: Any) -> httpx.Response:
+        return httpx.Response(200, json={"trials": 10}, request=httpx.Request("POST", url))
+
+    monkeypatch.setattr(httpx, "post", post)
+    assert main([write(tmp_path, PROJECT), "--server", "http://h", "--key", "k", "--json"]) == 1
+    assert "malformed forecast answer: KeyError('effort')" in one_line_error(capsys)
