@@ -243,6 +243,10 @@ def parse_forecast_request(body: Any) -> ForecastRequest:
         preds.append(list(deps))
         estimate = _estimate(task, f)
         item = None
+        if estimate is None and "title" not in task:
+            raise InvalidInput("a task needs an effort, optimistic/likely/pessimistic, or a "
+                               "title (and description, features) to estimate it from",
+                               field=f)
         if "title" in task or estimate is None:
             item = {"title": parse_text(task.get("title"), f"{f}.title", required=True,
                                         limit=MAX_TITLE),

@@ -63,8 +63,10 @@ def summarise(values: NDArray[np.float64], percentiles: NDArray[np.float64],
     """Mean, spread, percentiles and an equal-width histogram of ``values``."""
     lo, hi = float(values.min()), float(values.max())
     try:
+        if lo == hi:  # every trial the same (numpy would widen the range by 0.5 each side)
+            raise ValueError("one value")
         counts, edges = np.histogram(values, bins=bins, range=(lo, hi))
-    except ValueError:  # a range too narrow for ``bins`` distinct edges at this magnitude
+    except ValueError:  # also a range too narrow for ``bins`` distinct edges at its magnitude
         counts, edges = np.array([values.size]), np.array([lo, hi])
     return OutcomeSummary(mean=float(values.mean()), std=float(values.std()), minimum=lo,
                           maximum=hi, percentiles=percentiles.copy(),

@@ -93,7 +93,7 @@ def test_topological_order_keeps_input_order_among_ready_tasks() -> None:
     ({"id": "a", "effort": -2}, "tasks[0].effort", "negative"),
     ({"id": "a", "effort": "x"}, "tasks[0].effort", "number"),
     ({"id": "a", "effort": 1, "likely": 2}, "tasks[0].effort", "not both"),
-    ({"id": "a"}, "tasks[0].title", "required"),
+    ({"id": "a"}, "tasks[0]", "needs an effort, optimistic/likely/pessimistic, or a title"),
     ({"id": "a", "effort": 1, "depends_on": ["zz"]}, "tasks[0].depends_on[0]", "unknown task"),
     ({"id": "a", "effort": 1, "pesimistic": 3}, "tasks[0].pesimistic", "unknown field"),
     ({"effort": 1}, "tasks[0].id", "required"),

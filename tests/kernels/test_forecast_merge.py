@@ -69,3 +69,13 @@ def test_a_range_too_narrow_for_its_bins_gives_one_bin() -> None:
     assert s.counts.tolist() == [3] and s.edges.tolist() == [1e9, 1e9 + 1e-6]
     wide = summarise(np.array([1.0, 2.0, 3.0]), np.array([50.0]), 2)
     assert wide.counts.tolist() == [1, 2]
+
+
+def test_trials_all_alike_give_one_bin_at_their_value() -> None:
+    """A project of milestones totals 0 in every trial: one bin [0, 0], not numpy's
+    [-0.5, 0.5] (a negative effort on the chart)."""
+    from kernels.forecast_merge import summarise
+
+    for value in (0.0, 7.5):
+        s = summarise(np.full(1000, value), np.array([50.0]), 20)
+        assert s.counts.tolist() == [1000] and s.edges.tolist() == [value, value]
