@@ -97,8 +97,8 @@ def main(argv: list[str] | None = None) -> int:
     ports = demo_ports(args.port, args.nodes)
     busy = [port for port in ports if not port_is_free(port)]
     if busy:
-        print(f"reckon demo: port(s) {busy} are in use (or below 1024, which needs root); "
-              "pick another --port", file=sys.stderr)
+        why = "in use" if min(busy) >= 1024 else "in use, or need root (below 1024)"
+        print(f"reckon demo: port(s) {busy} are {why}; pick another --port", file=sys.stderr)
         return 1
 
     pg: EmbeddedPostgres | None = None
