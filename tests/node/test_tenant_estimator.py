@@ -255,14 +255,17 @@ async def test_queued_estimates_are_answered_together_each_as_asked() -> None:
 
 
 async def _until_refitted(ref: object, actor: list[TenantEstimator], seq: int) -> EstimateReply:
-    """Ask estimates until a refitted model at ``seq`` answers and no refit is running."""
+    """Ask estimates until a refitted model at ``seq`` answers and no refit is running
+    (and none was swapped in after the answer: it is the model the actor now holds)."""
     with anyio.fail_after(60):
         while True:
             reply = await ref.ask(EstimateRequest("t", [{"title": "x"}], [0.5]),  # type: ignore[attr-defined]
                                   timeout=30)
             assert isinstance(reply, EstimateReply)
+            now = actor[-1]
             if ("+refit" in reply.model_version and reply.seq == seq
-                    and not actor[-1]._refit_running):
+                    and not now._refit_running
+                    and f"+refit{now.refits}.s{now.refit_seq}" in reply.model_version):
                 return reply
             await anyio.sleep(0.05)
 
