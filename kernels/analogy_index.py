@@ -1,7 +1,7 @@
 """Approximate nearest learned items (hnswlib) over compact analogy vectors.
 
 An item's analogy vector folds its sparse feature vector into ``width`` float32
-coordinates: the structured block (numeric, categorical, indicators) keeps its own
+coordinates: the structured block (numeric and categorical) keeps its own
 coordinates and the hashed text block is folded onto the rest by index modulo (signed
 hashing makes the fold another signed hash). The bias is left out. Similarity is cosine.
 The index can be rebuilt from the stored feature vectors; a model snapshot may also carry

@@ -10,8 +10,7 @@ instead; statistics of both transforms are kept, so the switch needs no second p
 refit rescales every stored item with the current choice). A query value <= 0 in a
 column that has only ever been positive lies below everything learned: it gets the
 lowest z, ``-z_clip``. Missing values (NaN) standardise to 0, which is the running mean:
-they add nothing to the linear score, and the feature builder flags them with an
-indicator feature instead.
+they add nothing to the linear score and nothing to an analogy's similarity.
 """
 
 from __future__ import annotations
