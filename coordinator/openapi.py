@@ -31,29 +31,23 @@ _IDEMPOTENCY = {"name": "Idempotency-Key", "in": "header", "required": False,
                 "description": "Retrying with the same key returns the first response."}
 _ITEM_ID = {"name": "item_id", "in": "path", "required": True, "schema": {"type": "string"}}
 
+# What to estimate; a single estimate may also carry quantiles and min_seq, a batch's items
+# may not (the batch gives them for all).
+_WORK_ITEM = {
+    "title": {"type": "string", "minLength": 1, "maxLength": 1000},
+    "description": {"type": "string", "maxLength": 50000},
+    "features": _ref("Features"),
+    "item_id": {"type": "string", "description": "links the estimate to an item"},
+}
+
 _SCHEMAS: dict[str, Any] = {
     "Features": {"type": "object", "maxProperties": 200,
                  "additionalProperties": {"type": ["number", "string", "boolean", "null"]}},
-    "BatchItem": {
-        "type": "object", "required": ["title"], "additionalProperties": False,
-        "properties": {
-            "title": {"type": "string", "minLength": 1, "maxLength": 1000},
-            "description": {"type": "string", "maxLength": 50000},
-            "features": _ref("Features"),
-            "item_id": {"type": "string", "description": "links the estimate to an item"},
-        },
-    },
-    "EstimateInput": {
-        "type": "object", "required": ["title"], "additionalProperties": False,
-        "properties": {
-            "title": {"type": "string", "minLength": 1, "maxLength": 1000},
-            "description": {"type": "string", "maxLength": 50000},
-            "features": _ref("Features"),
-            "item_id": {"type": "string", "description": "links the estimate to an item"},
-            "quantiles": _QUANTILES,
-            "min_seq": _MIN_SEQ,
-        },
-    },
+    "BatchItem": {"type": "object", "required": ["title"], "additionalProperties": False,
+                  "properties": _WORK_ITEM},
+    "EstimateInput": {"type": "object", "required": ["title"], "additionalProperties": False,
+                      "properties": {**_WORK_ITEM, "quantiles": _QUANTILES,
+                                     "min_seq": _MIN_SEQ}},
     "Estimate": {
         "type": "object",
         "required": ["id", "item_id", "p10", "p50", "p90", "quantiles", "point",
