@@ -125,11 +125,13 @@ class Estimator:
         features: Sequence[dict[str, Any]],
         efforts: NDArray[np.float64] | Sequence[float],
     ) -> None:
-        """Fold in many items; the same result as calling :meth:`learn` on each in order.
+        """Fold in many items; a batch of at most ``calibration_window`` items gives the
+        same result as calling :meth:`learn` on each in order.
 
         The last ``calibration_window`` items are predicted out of sample one at a time
         before each is learned (these predictions calibrate the blend); earlier items of
-        a large batch go into the linear model in one block. Raises ValueError on invalid
+        a large batch go into the linear model in one block, and so leave no calibration
+        record and set the noise scale in one step. Raises ValueError on invalid
         input (mismatched lengths, a non-finite or non-positive effort, an unsupported
         feature value), before anything changes.
         """
@@ -165,39 +167,55 @@ class Estimator:
 
     def _unchanged(self, ids: list[str], titles: list[str], descriptions: list[str],
                    raw: list[str | None], efforts: NDArray[np.float64]) -> NDArray[np.bool_]:
-        """Which items repeat what the model already holds for their id (the same title,
-        description, features and actual): learning them again would count the same
-        evidence twice, so a client that reports an actual again changes nothing."""
+        """Which items the model would learn exactly as it holds them for their id: the
+        same title, features and actual, and the same hashed text (the description is kept
+        only that way). Learning them again would count the same evidence twice, so a
+        client that reports an actual again changes nothing. An entry is compared with
+        the previous entry of its id in the batch, or else with the stored row, by the same
+        test, so a batch decides as one item at a time would."""
         same = np.zeros(len(ids), dtype=np.bool_)
         items = self._items
-        latest: dict[str, int] = {}  # an id's previous entry in this batch
-        stored: list[tuple[int, int]] = []  # (entry, live row) to compare texts with
+        latest: dict[str, int] = {}
+        pairs: list[tuple[int, int, int]] = []  # (entry, earlier entry or -1, stored row or -1)
         for i, item_id in enumerate(ids):
             j = latest.get(item_id, -1)
             latest[item_id] = i
+            if raw[i] is None:
+                continue
             if j >= 0:
-                same[i] = (titles[i], descriptions[i], raw[i], efforts[i]) == (
-                    titles[j], descriptions[j], raw[j], efforts[j])
+                if (titles[i], raw[i], efforts[i]) == (titles[j], raw[j], efforts[j]):
+                    pairs.append((i, j, -1))
                 continue
             r = items.row_of(item_id)
-            if r >= 0 and efforts[i] == items.efforts[r] and titles[i] == items.titles[r] and (
-                    raw[i] is not None and raw[i] == items.features[r]):
-                stored.append((i, r))
-        if not stored:
+            if r >= 0 and (titles[i], raw[i], efforts[i]) == (
+                    items.titles[r], items.features[r], items.efforts[r]):
+                pairs.append((i, -1, r))
+        if not pairs:
             return same
-        # The description lives only in the row's hashed text: compare that part.
-        entries = [i for i, _ in stored]
-        rows = self._features.transform([titles[i] for i in entries],
-                                        [descriptions[i] for i in entries],
-                                        [{} for _ in entries], learn=False)
+        entries = sorted({i for i, _, _ in pairs} | {j for _, j, _ in pairs if j >= 0})
+        at = {k: n for n, k in enumerate(entries)}
+        new = self._features.transform([titles[k] for k in entries],
+                                       [descriptions[k] for k in entries],
+                                       [{} for _ in entries], learn=False)
+        stored_rows = [r for _, _, r in pairs if r >= 0]
+        old_ptr, old_idx, old_val = items.rows(np.array(stored_rows, dtype=np.int64))
         start = self.config.text_start
-        for k, (i, r) in enumerate(stored):
-            idx, val = rows.row(k)
-            _, old_idx, old_val = items.rows(np.array([r]))
-            text, old_text = idx >= start, old_idx >= start
-            if np.array_equal(idx[text], old_idx[old_text]) and np.array_equal(
-                    val[text].astype(np.float32), old_val[old_text].astype(np.float32)):
-                same[i] = True
+
+        def text(indptr: NDArray[np.int64], indices: NDArray[Any], values: NDArray[Any],
+                 n: int) -> tuple[NDArray[Any], NDArray[np.float32]]:
+            idx, val = indices[indptr[n] : indptr[n + 1]], values[indptr[n] : indptr[n + 1]]
+            keep = idx >= start
+            return idx[keep].astype(np.int64), val[keep].astype(np.float32)
+
+        k = 0
+        for i, j, _ in pairs:
+            a = text(new.indptr, new.indices, new.values, at[i])
+            if j >= 0:
+                b = text(new.indptr, new.indices, new.values, at[j])
+            else:
+                b = text(old_ptr, old_idx, old_val, k)
+                k += 1
+            same[i] = np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])
         return same
 
     def _fold(self, new_rows: NDArray[np.int64], replaced: NDArray[np.int64], trace: bool) -> None:
@@ -481,10 +499,17 @@ def _take(values: list[Any], keep: NDArray[np.int64]) -> list[Any]:
     return [values[i] for i in keep]
 
 
+def _json_number(value: Any) -> float:
+    if isinstance(value, (np.integer, np.floating)):
+        return float(value)
+    raise TypeError(f"{type(value).__name__} is not a feature value")
+
+
 def _raw_features(features: dict[str, Any]) -> str | None:
-    """The features as the item store keeps them (JSON), or None if they cannot be."""
+    """The features as the item store keeps them (JSON), or None for a value the
+    featurizer refuses too (it raises the error then)."""
     try:
-        return json.dumps(features, sort_keys=True, default=float)
+        return json.dumps(features, sort_keys=True, default=_json_number)
     except (TypeError, ValueError):
         return None
 

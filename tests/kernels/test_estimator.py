@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+from decimal import Decimal
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
@@ -160,6 +161,11 @@ def test_learning_what_the_model_already_holds_changes_nothing() -> None:
                      [efforts[5] * 2, efforts[5], efforts[5]])
     assert other._items.n_rows == before._items.n_rows + 2
     assert other._items.efforts[other._items.row_of(ids[5])] == efforts[5]
+    # A value the model refuses is refused for a repeat too, whatever the model holds.
+    other.learn("flagged", "t", "", {"flag": 1.0}, 2.0)
+    for refused in (np.bool_(True), Decimal("1")):
+        with pytest.raises(ValueError, match="unsupported value"):
+            other.learn("flagged", "t", "", {"flag": refused}, 2.0)
 
 def _desharnais() -> Estimator:
     """A refitted model of the demo tenant's history (81 projects, ten features each)."""
