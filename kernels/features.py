@@ -183,7 +183,10 @@ class Featurizer:
                     value, (int, float, np.integer, np.floating)
                 ):
                     raise ValueError(f"feature {name!r}: unsupported value {value!r}")
-                number = math.nan if value is None else float(value)
+                try:
+                    number = math.nan if value is None else float(value)
+                except OverflowError:
+                    raise ValueError(f"feature {name!r}: {value!r} is too large") from None
                 col = scaler.column(name)
                 if col < 0:
                     col = new_cols.get(name, -1)

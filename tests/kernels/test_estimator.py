@@ -78,6 +78,8 @@ def test_invalid_inputs_raise_clear_errors() -> None:
         est.learn_many(["a", "b"], ["t"], ["d"], [{}], np.array([1.0]))
     with pytest.raises(ValueError, match="unsupported value"):
         est.learn("A", "t", "d", {"x": object()}, 1.0)
+    with pytest.raises(ValueError, match="too large"):
+        est.learn("A", "t", "d", {"x": 10**400}, 1.0)
     with pytest.raises(ValueError, match="strings"):
         est.learn(1, "t", "d", {}, 1.0)  # type: ignore[arg-type]
     assert est.n_observations == 0
