@@ -89,10 +89,17 @@ def parse_json(body: bytes) -> Any:
 
 
 def require_json_content(request: Request) -> None:
-    """Refuse bodies that are not declared as JSON."""
-    ctype = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
+    """Refuse bodies that are not declared as JSON, or declared in a charset other than
+    UTF-8 (the only encoding of JSON between systems, RFC 8259)."""
+    ctype, *params = request.headers.get("content-type", "application/json").split(";")
+    ctype = ctype.strip().lower()
     if ctype not in ("application/json", "") and not ctype.endswith("+json"):
         raise UnsupportedMediaType(f"expected application/json, got {ctype}")
+    for param in params:
+        name, _, value = param.partition("=")
+        charset = value.strip().strip('"').lower()
+        if name.strip().lower() == "charset" and charset not in ("utf-8", "utf8"):
+            raise UnsupportedMediaType(f"JSON bodies are UTF-8; got charset={charset}")
 
 
 def parse_text(value: Any, field: str, *, required: bool, limit: int) -> str:

@@ -89,6 +89,9 @@ CASES = [
         None,
         None,
     ),
+    ("POST", "/v1/estimates", {"content": '{"title": "caf\xe9"}'.encode("latin-1"),
+                               "headers": {"Content-Type": "application/json; charset=latin-1"}},
+     415, None, "UTF-8"),
     ("POST", "/v1/estimates/batch", {"json": {"items": []}}, 422, "items", None),
     (
         "POST",
