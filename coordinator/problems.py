@@ -129,8 +129,11 @@ async def http_exception_handler(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     slug = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http-error")
     title = {404: "Not found", 405: "Method not allowed"}.get(exc.status_code, "HTTP error")
-    return problem(exc.status_code, slug, title, str(exc.detail), request.url.path,
-                   headers=dict(exc.headers or {}))
+    headers = dict(exc.headers or {})
+    detail = str(exc.detail)
+    if exc.status_code == 405 and headers.get("Allow"):
+        detail = f"{request.method} is not allowed on {request.url.path}; use {headers['Allow']}"
+    return problem(exc.status_code, slug, title, detail, request.url.path, headers=headers)
 
 
 async def unexpected_error_handler(request: Request, exc: Exception) -> Response:

@@ -208,7 +208,7 @@ CASES = [
     ("POST", "/v1/items/nope/actual", {"json": {}}, 422, "effort", "required"),
     ("GET", "/v1/items/nope", {}, 404, "id", None),
     ("GET", "/v1/nothing-here", {}, 404, None, None),
-    ("DELETE", "/v1/estimates", {}, 405, None, None),
+    ("DELETE", "/v1/estimates", {}, 405, None, "DELETE is not allowed on /v1/estimates; use POST"),
     (
         "POST",
         "/v1/items",
