@@ -99,21 +99,30 @@ class ServiceUnavailable(ApiError):
     status, slug, title = 503, "unavailable", "Service unavailable"
 
 
-def problem(status: int, slug: str, title: str, detail: str, instance: str,
-            field: str | None = None, headers: dict[str, str] | None = None,
-            **extra: Any) -> Response:
-    """Build a problem+json response."""
+def problem_document(status: int, slug: str, title: str, detail: str,
+                     instance: str | None = None, field: str | None = None,
+                     **extra: Any) -> dict[str, Any]:
+    """The RFC 9457 document of a problem (``instance`` and ``field`` where known)."""
     body: dict[str, Any] = {
         "type": PROBLEM_TYPE_BASE + slug,
         "title": title,
         "status": status,
         "detail": detail,
-        "instance": instance,
     }
+    if instance is not None:
+        body["instance"] = instance
     if field is not None:
         body["field"] = field
     body.update(extra)
-    return JSONResponse(body, status_code=status, headers=headers,
+    return body
+
+
+def problem(status: int, slug: str, title: str, detail: str, instance: str,
+            field: str | None = None, headers: dict[str, str] | None = None,
+            **extra: Any) -> Response:
+    """Build a problem+json response."""
+    return JSONResponse(problem_document(status, slug, title, detail, instance, field, **extra),
+                        status_code=status, headers=headers,
                         media_type="application/problem+json")
 
 

@@ -17,7 +17,7 @@ import h11
 from hypercorn.protocol import h11 as hypercorn_h11
 
 from coordinator.jsonio import dumps
-from coordinator.problems import PROBLEM_TYPE_BASE
+from coordinator.problems import problem_document
 
 log = logging.getLogger("reckon.http")
 
@@ -34,9 +34,7 @@ def problem_body(status: int, header_limit: int) -> bytes:
     """The problem+json body of a protocol error answered with ``status``."""
     slug, title, detail = _PROBLEMS.get(
         status, ("http-error", "HTTP error", "the request is not valid HTTP/1.1"))
-    detail = detail.format(limit=header_limit)
-    return dumps({"type": PROBLEM_TYPE_BASE + slug, "title": title, "status": status,
-                  "detail": detail})
+    return dumps(problem_document(status, slug, title, detail.format(limit=header_limit)))
 
 
 async def _send_error_response(self: Any, status_code: int) -> None:
