@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -100,7 +101,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="dry run: show what would change, change nothing on the servers")
     p.add_argument("--limit", default=None, help="only these hosts or groups (Ansible pattern)")
     p.add_argument("--extra-vars", "-e", action="append", default=[], metavar="VARS",
-                   help="extra variables, as for ansible-playbook -e (repeatable)")
+                   help="extra variables, as for ansible-playbook -e (repeatable); "
+                        "@FILE is read relative to the current directory")
+    p.add_argument("--vault-password-file", type=Path, default=None, metavar="FILE",
+                   help="file (or executable script) giving the ansible-vault password of "
+                        "encrypted variables")
     p.add_argument("--playbook-dir", type=Path, default=DEFAULT_PLAYBOOK_DIR,
                    help="directory holding site.yml and rolling.yml (default: the checkout's)")
     p.add_argument("--verbose", "-v", action="store_true",
@@ -130,12 +135,43 @@ def _check_prerequisites(args: argparse.Namespace) -> tuple[Path, Path]:
     return playbook, inventory
 
 
-def run(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+def _extra_vars(values: list[str], cwd: Path) -> list[str]:
+    """``-e`` values with ``@FILE`` made absolute against ``cwd`` (ansible-playbook runs
+    in the playbook directory, where a relative path would point elsewhere).
+
+    Raises DeployError for a variables file that is not there.
+    """
+    out = []
+    for value in values:
+        if value.startswith("@"):
+            path = (cwd / Path(value[1:]).expanduser()).resolve()
+            if not path.is_file():
+                raise DeployError(f"extra-vars file {value[1:]} not found (read relative to "
+                                  f"{cwd})")
+            value = f"@{path}"
+        out.append(value)
+    return out
+
+
+def _vault_password_file(path: Path | None, cwd: Path) -> Path | None:
+    if path is None:
+        return None
+    resolved = (cwd / path.expanduser()).resolve()
+    if not resolved.is_file():
+        raise DeployError(f"vault password file {path} not found")
+    return resolved
+
+
+def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     """Run the chosen playbook; return 0 when every host succeeded, 1 otherwise.
 
     Raises DeployError when a prerequisite (inventory, playbooks, Ansible) is missing.
     """
+    out = sys.stdout if out is None else out
     playbook, inventory = _check_prerequisites(args)
+    cwd = Path.cwd()
+    extra_vars = _extra_vars(args.extra_vars, cwd)
+    vault_password = _vault_password_file(args.vault_password_file, cwd)
     import ansible_runner
 
     cmdline = []
@@ -143,8 +179,10 @@ def run(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
         cmdline += ["--check", "--diff"]
     if args.limit:
         cmdline += ["--limit", args.limit]
-    for extra in args.extra_vars:
+    for extra in extra_vars:
         cmdline += ["--extra-vars", extra]
+    if vault_password is not None:
+        cmdline += ["--vault-password-file", str(vault_password)]
     bin_dir = str(Path(sys.executable).parent)
     envvars = {
         "ANSIBLE_CONFIG": str(playbook.parent / "ansible.cfg"),
@@ -194,10 +232,41 @@ def _summarise(result: Any, progress: Progress, out: TextIO) -> int:
             print(f"  {f.host}: {kind}: {f.message}", file=out)
     ok = result.rc == 0 and not progress.failures
     if not ok and not progress.failures:
-        print(f"\nansible-playbook ended with status {result.rc} ({result.status}); "
-              "run again with --verbose for every task", file=out)
+        print(f"\nansible-playbook ended with status {result.rc} ({result.status}):", file=out)
+        output = _output_of(result)
+        for line in playbook_errors(output):
+            print(f"  {line}", file=out)
+        if "no vault secrets" in output:
+            print("  (encrypted variables need --vault-password-file FILE)", file=out)
     print("\n" + ("done" if ok else "FAILED: fix the failures above and run again"), file=out)
     return 0 if ok else 1
+
+
+#: Lines of ansible-playbook's own output shown when it failed before any task did.
+ERROR_TAIL = 12
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+def _output_of(result: Any) -> str:
+    stdout = getattr(result, "stdout", None)
+    if stdout is None:
+        return ""
+    try:
+        return str(stdout.read())
+    except (OSError, ValueError):  # the artifacts are already gone
+        return ""
+
+
+def playbook_errors(output: str) -> list[str]:
+    """What ansible-playbook said when it stopped before running any task (a variables
+    file it cannot read, vault secrets it lacks, a --limit that matches no host): its
+    error and warning lines, or else the end of its output."""
+    plain = _ANSI.sub("", output)
+    lines = [line.rstrip() for line in plain.splitlines() if line.strip()]
+    marked = [line for line in lines
+              if line.lstrip().startswith(("ERROR!", "[ERROR]", "[WARNING]"))]
+    shown = marked or lines
+    return shown[-ERROR_TAIL:] or ["(no output; run ansible-playbook directly to see why)"]
 
 
 def main(argv: list[str]) -> int:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import shutil
+import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -78,3 +80,62 @@ def test_summary_of_a_clean_run() -> None:
     stats = {"ok": {"app1": 5}, "changed": {}, "failures": {}, "dark": {}, "skipped": {}}
     assert deploy_cli._summarise(FakeResult(0, "successful", stats), progress, out) == 0
     assert out.getvalue().rstrip().endswith("done")
+
+
+def _run_deploy(args: list[str], cwd: Path, monkeypatch: pytest.MonkeyPatch,
+                capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    monkeypatch.chdir(cwd)
+    code = deploy_cli.main(args)
+    captured = capsys.readouterr()
+    return code, captured.out + captured.err
+
+
+def test_a_missing_variables_file_is_named_before_ansible_runs(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "inventory.ini").write_text("[coordinators]\nc1\n")
+    code, text = _run_deploy(["-e", "@vars.yml"], tmp_path, monkeypatch, capsys)
+    assert code == 2
+    assert f"extra-vars file vars.yml not found (read relative to {tmp_path})" in text
+    code, text = _run_deploy(["--vault-password-file", "pw.txt"], tmp_path, monkeypatch,
+                             capsys)
+    assert code == 2 and "vault password file pw.txt not found" in text
+
+
+def test_what_ansible_says_before_any_task_is_shown() -> None:
+    output = ("\x1b[0;36mPLAY [Check] ****\x1b[0m\n"
+              "\x1b[1;35m[WARNING]: Could not match supplied host pattern, ignoring: x\x1b[0m\n"
+              "\x1b[0;31m[ERROR]: Specified inventory, host pattern and/or --limit leaves us "
+              "with no hosts to target.\x1b[0m\n")
+    assert deploy_cli.playbook_errors(output) == [
+        "[WARNING]: Could not match supplied host pattern, ignoring: x",
+        "[ERROR]: Specified inventory, host pattern and/or --limit leaves us with no hosts "
+        "to target.",
+    ]
+    assert deploy_cli.playbook_errors("a\nb\n") == ["a", "b"]
+
+
+@pytest.mark.skipif(shutil.which("ansible-vault", path=str(Path(sys.executable).parent))
+                    is None, reason="ansible-core is not installed")
+def test_relative_vault_encrypted_variables_reach_ansible(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """Real ansible-playbook runs: ``-e @FILE`` relative to the operator's directory, an
+    encrypted file without a password names the vault error, and with
+    ``--vault-password-file`` it is decrypted (the run then stops at ``--limit``, which
+    matches no host, and says so)."""
+    (tmp_path / "inventory.ini").write_text("[coordinators]\nc1 ansible_host=192.0.2.1\n")
+    (tmp_path / "pw.txt").write_text("secret\n")
+    (tmp_path / "vars.yml").write_text("reckon_cluster_secret: abc\n")
+    vault = Path(sys.executable).parent / "ansible-vault"
+    subprocess.run([str(vault), "encrypt", "--vault-password-file", "pw.txt", "vars.yml"],
+                   cwd=tmp_path, check=True, capture_output=True)
+    base = ["--check", "--limit", "no-such-host", "-e", "@vars.yml"]
+    code, text = _run_deploy(base, tmp_path, monkeypatch, capsys)
+    assert code == 1
+    assert "no vault secrets found" in text and "--vault-password-file FILE" in text
+    code, text = _run_deploy([*base, "--vault-password-file", "pw.txt"], tmp_path,
+                             monkeypatch, capsys)
+    assert code == 1
+    assert "vault" not in text
+    assert "--limit leaves us with no hosts to target" in text
