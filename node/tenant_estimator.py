@@ -136,7 +136,7 @@ class TenantEstimator(Actor):
         else:
             self._apply_held()
         if self.held or msg.head_seq > self.last_seq:
-            await self.catch_up()
+            await self._try_catch_up()
         self._start_refit_if_due()
         self._start_snapshot_if_due()
 
@@ -157,7 +157,7 @@ class TenantEstimator(Actor):
         need, sender = max((msg.min_seq, sender) for msg, sender in batch)
         if need > self.last_seq:
             self.preferred_coordinator = sender
-            await self.catch_up()
+            await self._try_catch_up()
         results: list[Any] = [None] * len(batch)
         by_levels: dict[tuple[float, ...], list[int]] = {}
         for i, (msg, _) in enumerate(batch):
@@ -505,13 +505,20 @@ class TenantEstimator(Actor):
         21,000-item replay took 6.1 s against 8.2 to 9.1 s page by page (5,000 events a
         page), as the last items of every call are predicted one at a time to calibrate
         (only those of the last call are kept).
-        Raises :class:`CatchUpFailed` when no coordinator answers (the supervisor restarts
-        the actor afresh, which retries the load with backoff; a half-folded state is
-        never used).
+        Raises :class:`CatchUpFailed` when no coordinator answers, after teaching the
+        pages folded so far (the model always matches ``last_seq``). At start-up the
+        supervisor then restarts the actor, which retries the load with backoff; a loaded
+        actor keeps its model (see :meth:`_try_catch_up`).
         """
         learned: list[Learn] = []
         while True:
-            reply = await self._fetch(self.last_seq)
+            try:
+                reply = await self._fetch(self.last_seq)
+            except CatchUpFailed:
+                if learned:  # the pages folded so far are taught: the model matches last_seq
+                    await anyio.to_thread.run_sync(self._learn, learned,
+                                                   abandon_on_cancel=True)
+                raise
             for event in reply.events:
                 seq = int(event["seq"])
                 if seq > self.last_seq:
@@ -527,6 +534,16 @@ class TenantEstimator(Actor):
             # A stop during a load does not wait for this call: the stopped actor's model is
             # thrown away, and the call finishes on its own.
             await anyio.to_thread.run_sync(self._learn, learned, abandon_on_cancel=True)
+
+    async def _try_catch_up(self) -> None:
+        """:meth:`catch_up` for a loaded actor: when no coordinator can serve the events
+        (PostgreSQL unreachable, say), the model it holds goes on serving reads at
+        ``last_seq`` (a read asking for more is refused as ``behind``); the held events
+        wait for the next push or read."""
+        try:
+            await self.catch_up()
+        except CatchUpFailed as e:
+            log.warning("catch-up failed, serving at seq %d: %s", self.last_seq, e)
 
     def _coordinators(self) -> list[str]:
         """The coordinators to ask: the one that last pushed events to this actor first, and

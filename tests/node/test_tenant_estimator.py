@@ -12,7 +12,7 @@ import numpy as np
 import orjson
 import pytest
 
-from actors import Actor, ActorRef, ActorSystem, RemoteError, Transport, handles
+from actors import Actor, ActorRef, ActorSystem, Refused, RemoteError, Transport, handles
 from actors.messages import (
     EstimateJSONReply,
     EstimateJSONRequest,
@@ -41,10 +41,14 @@ class FakeLog(Actor):
 
     log: list[dict] = []
     fetches: list[int] = []
+    #: Fetches from this seq on are refused, as a coordinator without its database does.
+    unavailable_from: int | None = None
 
     @handles(FetchEvents)
     async def fetch(self, msg: FetchEvents, sender: str) -> TenantEvents:
         FakeLog.fetches.append(msg.after_seq)
+        if FakeLog.unavailable_from is not None and msg.after_seq >= FakeLog.unavailable_from:
+            raise Refused("unavailable", "event log unavailable")
         events = [e for e in FakeLog.log if e["seq"] > msg.after_seq][: msg.limit]
         return TenantEvents(msg.tenant, events, len(FakeLog.log))
 
@@ -106,6 +110,42 @@ async def test_read_your_writes_catches_up_or_refuses_behind() -> None:
         assert err.value.code == "behind"
         # A refusal is not a crash: the actor was not restarted.
         assert system.statistics().restarts == 0
+        tg.cancel_scope.cancel()
+
+
+@pytest.mark.anyio
+async def test_a_catch_up_the_log_cannot_serve_keeps_the_model_and_what_it_folded() -> None:
+    """The coordinators cannot serve the log (their database is down) part way through a
+    catch-up: the read that needed it is refused as behind, the pages folded so far are
+    learned, and the actor is not restarted (a restart would throw its model away and
+    could not reload it until the database is back)."""
+    FakeLog.log = [item_event(1)]
+    FakeLog.unavailable_from = None
+    async with anyio.create_task_group() as tg:
+        system, config = await _system(tg)
+        ref, instances = _spawn_tracked(system, config)
+        await ref.ask(EstimateRequest("t", [{"title": "x"}], [0.5]), timeout=30)
+        FakeLog.log = [item_event(s) for s in range(1, 11)]
+        FakeLog.unavailable_from = 5  # the page 2..5 is served, the next is not
+        try:
+            with pytest.raises(RemoteError) as err:
+                await ref.ask(EstimateRequest("t", [{"title": "x"}], [0.5], min_seq=10),
+                              timeout=30)
+            assert err.value.code == "behind"
+            reply = await ref.ask(EstimateRequest("t", [{"title": "x"}], [0.5]), timeout=30)
+            assert reply.seq == 5  # type: ignore[attr-defined]
+            assert len(instances) == 1 and system.statistics().restarts == 0
+            assert instances[0].model.n_observations == 5
+            # Pushed events with a gap wait for the log too, without a restart.
+            await ref.ask(TenantEvents("t", [item_event(10)], 10), timeout=30)
+            assert len(instances) == 1 and instances[0].last_seq == 5
+            FakeLog.unavailable_from = None
+            reply = await ref.ask(EstimateRequest("t", [{"title": "x"}], [0.5], min_seq=10),
+                                  timeout=30)
+            assert reply.seq == 10  # type: ignore[attr-defined]
+            assert instances[0].model.n_observations == 10
+        finally:
+            FakeLog.unavailable_from = None
         tg.cancel_scope.cancel()
 
 
