@@ -8,6 +8,7 @@ response of the committed original or runs as if for the first time.
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -18,9 +19,16 @@ from starlette.responses import Response
 from coordinator.jsonio import JSONResponse
 from coordinator.problems import Conflict, InvalidInput, ServiceUnavailable
 from coordinator.router import Router
+from coordinator.store import ACQUIRE_TIMEOUT
 from coordinator.store import events as event_log
 from coordinator.store.events import Event
 from coordinator.store.outage import UNREACHABLE
+
+log = logging.getLogger("reckon.coordinator")
+
+#: Seconds the reset of a connection on its way back to the pool may take (it is closed
+#: instead): on a server that stopped answering it would wait a statement timeout again.
+RELEASE_TIMEOUT = 2.0
 
 WriteBody = Callable[[asyncpg.Connection], Awaitable[tuple[int, dict[str, Any], list[Event]]]]
 
@@ -66,7 +74,11 @@ async def idempotent_write(
     Returns (status, response, replayed). ``body`` returns (status, response, events).
     """
     try:
-        async with pool.acquire() as conn, conn.transaction():
+        conn = await pool.acquire(timeout=ACQUIRE_TIMEOUT)
+    except UNREACHABLE as e:
+        raise _unavailable() from e
+    try:
+        async with conn.transaction():
             if key is not None and not await event_log.claim_idempotency_key(
                 conn, tenant, key, fingerprint
             ):
@@ -81,9 +93,24 @@ async def idempotent_write(
             if key is not None:
                 await event_log.store_idempotent_response(conn, tenant, key, status, response)
     except UNREACHABLE as e:
-        raise ServiceUnavailable("the database is unreachable; the write may not have been "
-                                 "applied: retry it with the same Idempotency-Key, which "
-                                 "never applies it twice",
-                                 headers={"Retry-After": "1"}) from e
+        raise _unavailable() from e
+    finally:
+        await _release(pool, conn)
     router.publish(tenant, appended)
     return status, response, False
+
+
+def _unavailable() -> ServiceUnavailable:
+    return ServiceUnavailable("the database is unreachable; the write may not have been "
+                              "applied: retry it with the same Idempotency-Key, which never "
+                              "applies it twice", headers={"Retry-After": "1"})
+
+
+async def _release(pool: asyncpg.Pool, conn: asyncpg.Connection) -> None:
+    """Give the connection back. A connection that breaks on its way back (the database
+    went away just after the commit) is closed by the pool; the write it carried stands,
+    so it is answered and published all the same."""
+    try:
+        await pool.release(conn, timeout=RELEASE_TIMEOUT)
+    except UNREACHABLE as e:
+        log.warning("connection lost on release after the transaction ended: %r", e)
