@@ -11,14 +11,22 @@ from __future__ import annotations
 
 import time
 
+import anyio
 import asyncpg
 from starlette.requests import Request
 
 from coordinator.problems import Forbidden, ServiceUnavailable, Unauthorized
+from coordinator.store.outage import UNREACHABLE
 from coordinator.store.tenants import ApiKeyRecord, lookup_key
 
 #: Lookup failures that mean the database cannot be reached (not that the key is bad).
-_UNREACHABLE = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError)
+_UNREACHABLE = (*UNREACHABLE, asyncpg.PostgresError)
+#: Seconds a key lookup may take before the database counts as unreachable for it.
+LOOKUP_TIMEOUT = 2.0
+#: After a lookup found the database unreachable, keys verified recently enough are
+#: accepted without asking it again for this many seconds (so that a database that hangs
+#: rather than refuses costs one request a wait, not every request).
+DOWN_SECONDS = 1.0
 
 
 class KeyVerifier:
@@ -32,6 +40,7 @@ class KeyVerifier:
         self._stale = stale_seconds
         # key -> (verified at, record)
         self._cache: dict[str, tuple[float, ApiKeyRecord]] = {}
+        self._down_until = 0.0  # monotonic time before which the database is not asked
 
     async def verify(self, request: Request, scope: str) -> ApiKeyRecord:
         """The grant behind the request's bearer key; 401/403 problems otherwise."""
@@ -43,12 +52,15 @@ class KeyVerifier:
         key = key.strip()
         now = time.monotonic()
         hit = self._cache.get(key)
-        if hit is not None and now - hit[0] < self._ttl:
+        if hit is not None and (now - hit[0] < self._ttl
+                                or (now < self._down_until and now - hit[0] <= self._stale)):
             record = hit[1]
         else:
             try:
-                found = await lookup_key(self._pool, key)
+                with anyio.fail_after(LOOKUP_TIMEOUT):
+                    found = await lookup_key(self._pool, key)
             except _UNREACHABLE as e:
+                self._down_until = time.monotonic() + DOWN_SECONDS
                 if hit is None or now - hit[0] > self._stale:
                     raise ServiceUnavailable("the key store is unreachable; retry shortly",
                                              headers={"Retry-After": "1"}) from e

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar, cast
 
+import anyio
 from starlette.requests import Request
 
 from coordinator.jsonio import JSONResponse
@@ -13,6 +14,9 @@ from coordinator.racing import run_unless
 from coordinator.state import AppState
 from coordinator.store import events as event_log
 from coordinator.store.outage import UNREACHABLE
+
+#: Seconds the check of a ``min_seq`` waits for the database before leaving it to the owners.
+HEAD_TIMEOUT = 2.0
 
 
 def state_of(request: Request) -> AppState:
@@ -53,7 +57,8 @@ async def check_min_seq(st: AppState, tenant: str, min_seq: int) -> None:
     if min_seq <= st.router.known_head(tenant):
         return
     try:
-        head = await event_log.head_seq(st.pool, tenant)
+        with anyio.fail_after(HEAD_TIMEOUT):
+            head = await event_log.head_seq(st.pool, tenant)
     except UNREACHABLE:
         return
     if min_seq > head:

@@ -7,6 +7,8 @@ from typing import Any
 
 import asyncpg
 
+from coordinator.store import bulk_timeout
+
 
 @dataclass(frozen=True)
 class Event:
@@ -43,6 +45,7 @@ async def append(
     await conn.executemany(
         "INSERT INTO events (tenant_id, seq, kind, data) VALUES ($1, $2, $3, $4)",
         [(tenant_id, e.seq, e.kind, e.data) for e in events],
+        timeout=bulk_timeout(len(events)),
     )
     return events
 

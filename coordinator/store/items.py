@@ -6,6 +6,8 @@ from typing import Any
 
 import asyncpg
 
+from coordinator.store import bulk_timeout
+
 
 async def upsert_many(
     conn: asyncpg.Connection, tenant_id: str, rows: list[tuple[dict[str, Any], int]]
@@ -35,6 +37,7 @@ async def upsert_many(
             )
             for it, seq in rows
         ],
+        timeout=bulk_timeout(len(rows)),
     )
 
 

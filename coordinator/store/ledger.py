@@ -10,6 +10,7 @@ from typing import Any, NamedTuple
 import anyio
 import asyncpg
 
+from coordinator.store import ACQUIRE_TIMEOUT, bulk_timeout
 from coordinator.store.outage import UNREACHABLE
 
 log = logging.getLogger("reckon.ledger")
@@ -161,7 +162,7 @@ class LedgerWriter:
     async def _copy(self, batch: list[IssuedEstimate]) -> None:
         linked = [e.id for e in batch if e.item_id is not None]
         linked_tenants = sorted({e.tenant_id for e in batch if e.item_id is not None})
-        async with self._pool.acquire() as conn, conn.transaction():
+        async with self._pool.acquire(timeout=ACQUIRE_TIMEOUT) as conn, conn.transaction():
             if linked_tenants:
                 # Writes row-lock their tenant while they record actuals: sharing that
                 # lock orders this batch before or after each of them, so either the
@@ -174,6 +175,7 @@ class LedgerWriter:
                 "estimates",
                 records=batch,
                 columns=list(IssuedEstimate._fields),
+                timeout=bulk_timeout(len(batch)),
             )
             if linked:
                 # An actual may have arrived before this row was written.

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 import asyncpg
 
 from actors.messages import SnapshotPart
+from coordinator.store import transfer_timeout
 
 #: Snapshots kept per tenant (the newest; an older one serves while a newer is written).
 KEEP = 2
@@ -38,7 +39,8 @@ async def save(conn: asyncpg.Connection, tenant_id: str, seq: int, digest: bytes
             return True
         await conn.executemany(
             "INSERT INTO model_snapshot_parts (tenant_id, seq, part, data) VALUES ($1, $2, $3, $4)",
-            [(tenant_id, seq, i, p) for i, p in enumerate(parts)])
+            [(tenant_id, seq, i, p) for i, p in enumerate(parts)],
+            timeout=transfer_timeout(sum(len(p) for p in parts)))
         await conn.execute(
             "DELETE FROM model_snapshots WHERE tenant_id = $1 AND seq NOT IN"
             " (SELECT seq FROM model_snapshots WHERE tenant_id = $1 ORDER BY seq DESC LIMIT $2)",

@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
 import time
 from pathlib import Path
 
 import anyio
+import asyncpg
 import httpx
 import pytest
+from starlette.requests import Request
 
+from coordinator.auth import LOOKUP_TIMEOUT, KeyVerifier
 from coordinator.embedded_pg import EmbeddedPostgres
-from coordinator.store import create_pool
+from coordinator.store import STATEMENT_TIMEOUT, create_pool
 from coordinator.store.migrate import migrate
 from coordinator.store.tenants import create_api_key, create_tenant
+from coordinator.writes import RELEASE_TIMEOUT
 from tests.conftest import start_cluster
 
 pytestmark = [pytest.mark.integration, pytest.mark.fault]
@@ -54,6 +61,14 @@ def test_database_restart_fails_writes_cleanly_and_loses_nothing(tmp_path: Path)
             # Reads are served from the nodes' models (the key is cached).
             still = c.post("/v1/estimates", json={"title": "still", "item_id": "open"})
             assert still.status_code == 200, still.text
+            # A read the owners cannot catch up to is refused, and only that one: the
+            # owners keep their models and go on serving.
+            head = still.json()["seq"]
+            behind = c.post("/v1/estimates", json={"title": "x", "min_seq": head + 1})
+            assert behind.status_code == 503, behind.text
+            for i in range(3):
+                r = c.post("/v1/estimates", json={"title": f"after {i}"})
+                assert r.status_code == 200, r.text
             assert c.get("/ready").status_code == 503
             time.sleep(1.0)  # the ledger tries to write the estimate while the database is down
 
@@ -82,6 +97,92 @@ def test_database_restart_fails_writes_cleanly_and_loses_nothing(tmp_path: Path)
                 time.sleep(0.5)
             assert [e["id"] for e in issued] == [still.json()["id"]], issued
             assert issued[0]["actual"] == 4.0
+        logs = "".join(p.read_text() for p in tmp_path.glob("node-*.log"))
+        assert "actor failed" not in logs
     finally:
         cluster.stop()
         pg.stop()
+
+
+def _server_processes(pg: EmbeddedPostgres) -> list[int]:
+    """The postmaster and its children."""
+    postmaster = int((pg.datadir / "postmaster.pid").read_text().split()[0])
+    children = subprocess.run(["pgrep", "-P", str(postmaster)], capture_output=True,
+                              text=True, check=False).stdout.split()
+    return [postmaster, *map(int, children)]
+
+
+def test_a_database_that_stops_answering_gets_503s_in_bounded_time(tmp_path: Path) -> None:
+    """PostgreSQL neither answers nor refuses (its processes stopped, as a hung server or a
+    partition that drops packets looks): writes and item reads answer 503 within their
+    timeouts instead of waiting for ever, estimates go on, and so does a key whose cache
+    entry has expired but which was verified recently; all recover once it answers."""
+    import tempfile
+
+    pg = EmbeddedPostgres(Path(tempfile.mkdtemp(prefix="rkdb")) / "pg")
+    url = pg.start()
+    key = anyio.run(_tenant, url)
+    cluster = start_cluster(url, nodes=1, replication=1, tmp=tmp_path)
+    auth = {"Authorization": f"Bearer {key}"}
+    stopped: list[int] = []
+    try:
+        with httpx.Client(base_url=cluster.url, headers=auth, timeout=60) as c:
+            items = [{"id": f"a{i}", "title": f"item {i}", "actual": 1.0 + i} for i in range(5)]
+            assert c.post("/v1/items", json={"items": items}).status_code == 201
+            assert c.post("/v1/estimates", json={"title": "warm"}).status_code == 200
+
+            async def verifier_pool() -> tuple[KeyVerifier, asyncpg.Pool]:
+                pool = await create_pool(url, min_size=1, max_size=1)
+                verifier = KeyVerifier(pool, cache_seconds=0.0)
+                await verifier.verify(_bearer(key), "read")  # verified once, while up
+                return verifier, pool
+
+            async def frozen_checks() -> None:
+                verifier, pool = await verifier_pool()
+                stopped.extend(_server_processes(pg))
+                for pid in stopped:
+                    os.kill(pid, signal.SIGSTOP)
+                started = time.monotonic()
+                # The cache entry is stale at once (cache_seconds=0): the lookup gives up
+                # after its timeout and the recent verification stands...
+                record = await verifier.verify(_bearer(key), "read")
+                assert record.tenant_id == "acme"
+                first = time.monotonic() - started
+                # ...and for a moment the database is not asked again.
+                started = time.monotonic()
+                await verifier.verify(_bearer(key), "read")
+                again = time.monotonic() - started
+                assert first < LOOKUP_TIMEOUT + 1.0 and again < 0.5, (first, again)
+                pool.terminate()
+
+            anyio.run(frozen_checks)
+            started = time.monotonic()
+            r = c.post("/v1/items/a1/actual", json={"effort": 9.0})
+            took = time.monotonic() - started
+            assert r.status_code == 503, r.text
+            assert "Retry-After" in r.headers
+            assert took < STATEMENT_TIMEOUT + RELEASE_TIMEOUT + 3.0, took
+            r = c.get("/v1/items/a2")
+            assert r.status_code == 503, r.text
+            assert c.post("/v1/estimates", json={"title": "still"}).status_code == 200
+
+            for pid in stopped:
+                os.kill(pid, signal.SIGCONT)
+            stopped.clear()
+            deadline = time.monotonic() + 30
+            while True:
+                r = c.post("/v1/items/a1/actual", json={"effort": 9.0})
+                if r.status_code == 200 or time.monotonic() > deadline:
+                    break
+                time.sleep(0.5)
+            assert r.status_code == 200, r.text
+            assert c.get("/v1/items/a1").json()["actual"] == 9.0
+    finally:
+        for pid in stopped:
+            os.kill(pid, signal.SIGCONT)
+        cluster.stop()
+        pg.stop()
+
+
+def _bearer(key: str) -> Request:
+    return Request({"type": "http", "headers": [(b"authorization", f"Bearer {key}".encode())]})
