@@ -9,7 +9,9 @@ digits). Values above the range are clamped to it and counted in ``clamped``.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from fractions import Fraction
 
 import numpy as np
 
@@ -43,6 +45,13 @@ def bucket_midpoints(n_buckets: int) -> np.ndarray:
     shift = np.maximum(idx // _HALF - 1, 0)
     low = np.where(idx < _EXACT, idx, (idx - _HALF * shift) << shift)
     return low + ((1 << shift) - 1) / 2.0
+
+
+def nearest_rank(q: float, total: int) -> int:
+    """The rank (1-based) of percentile ``q`` among ``total`` values: ``ceil(q/100 * total)``,
+    at least 1, computed exactly for ``q`` as written in decimal (in floating point,
+    ``99.9 / 100 * 1000`` is ``999.0000000000001``, which would round up to the maximum)."""
+    return max(1, math.ceil(Fraction(str(float(q))) * total / 100))
 
 
 @dataclass(frozen=True)
@@ -126,7 +135,7 @@ class LatencyHistogram:
             return float(self.min_us)
         if q >= 100:
             return float(self.max_us)
-        rank = max(1, int(np.ceil(q / 100.0 * self.total)))
+        rank = nearest_rank(q, self.total)
         idx = int(np.searchsorted(np.cumsum(self.counts), rank))
         mid = float(bucket_midpoints(idx + 1)[idx])
         return min(max(mid, float(self.min_us)), float(self.max_us))

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
+import math
 import time
 from collections import Counter
 from collections.abc import Callable, Coroutine, Sequence
@@ -60,17 +61,47 @@ class Schedule:
 
     def offsets(self) -> np.ndarray:
         """Seconds from the start at which each operation is due, ascending."""
+        return self.plan()[0]
+
+    def plan(self) -> tuple[np.ndarray, float]:
+        """The due offsets and the window they cover, over which the offered rate is counted.
+
+        Constant arrivals: one operation per ``1/rate`` slot while its slot starts within
+        ``duration``; the window is those slots (so the offered rate is ``rate``, however
+        short the duration). Poisson arrivals: gaps are drawn until the window ends, so the
+        count varies around ``rate * duration`` both ways; the window is ``duration``. When
+        ``max_requests`` cuts a schedule short, the window ends where the next operation
+        would have been due.
+        """
         if self.rate <= 0 or self.duration <= 0 or self.max_requests <= 0:
             raise ValueError("rate, duration and max_requests must be positive")
-        n = min(self.max_requests, int(np.ceil(self.rate * self.duration)))
         if self.arrivals == "constant":
+            expected = self.rate * self.duration
+            n = self.max_requests if expected >= self.max_requests else math.ceil(expected)
             t = np.arange(n, dtype=np.float64) / self.rate
-        elif self.arrivals == "poisson":
-            rng = np.random.default_rng(self.seed)
-            t = np.cumsum(rng.exponential(1.0 / self.rate, size=n))
-        else:
-            raise ValueError(f"unknown arrival process {self.arrivals!r}")
-        return t[t < self.duration]
+            t = t[t < self.duration]
+            return t, len(t) / self.rate
+        if self.arrivals == "poisson":
+            return self._poisson()
+        raise ValueError(f"unknown arrival process {self.arrivals!r}")
+
+    def _poisson(self) -> tuple[np.ndarray, float]:
+        rng = np.random.default_rng(self.seed)
+        cap = self.max_requests
+        expected = min(self.rate * self.duration, float(cap))
+        chunks, last, drawn = [], 0.0, 0
+        # Each pass draws at least one gap and at most cap + 1 are drawn: bounded.
+        while last < self.duration and drawn <= cap:
+            size = int(min(cap + 1 - drawn,
+                           max(64.0, expected - drawn + 6 * math.sqrt(expected) + 16)))
+            t = last + np.cumsum(rng.exponential(1.0 / self.rate, size=size))
+            chunks.append(t)
+            last, drawn = float(t[-1]), drawn + size
+        t = np.concatenate(chunks)
+        t = t[t < self.duration]
+        if len(t) > cap:  # the (cap + 1)-th arrival ends the window
+            return t[:cap], float(t[cap])
+        return t, float(self.duration)
 
 
 @dataclass(frozen=True)
@@ -122,6 +153,17 @@ class RunResult:
     def failure_rate(self) -> float:
         """:attr:`failures` over the scheduled operations."""
         return self.failures / self.scheduled if self.scheduled else 0.0
+
+    def failure_kinds(self) -> dict[str, int]:
+        """:attr:`failures` by kind: ``HTTP <status>`` for each non-2xx status, then
+        ``timeout``, ``error`` (connection or protocol) and ``dropped`` (not started in time)."""
+        kinds = {f"HTTP {status}": n for status, n in sorted(self.statuses.items())
+                 if not 200 <= status < 300 and n}
+        for name, n in (("timeout", self.timeouts), ("error", self.errors),
+                        ("dropped", self.dropped)):
+            if n:
+                kinds[name] = n
+        return kinds
 
     @property
     def achieved_rate(self) -> float:
@@ -241,7 +283,7 @@ async def run_open_loop(
     ``progress(started, total)`` is called about four times a second while it runs.
     """
     cfg = config or PoolConfig()
-    offsets = schedule.offsets()
+    offsets, window = schedule.plan()
     addresses = [(host, port), *more]
     conns = [Connection(*addresses[i % len(addresses)], cfg.connect_timeout)
              for i in range(cfg.connections)]
@@ -271,7 +313,6 @@ async def run_open_loop(
     finally:
         for c in conns:
             c.close()
-    window = float(schedule.duration)
     elapsed = max(window, state.last_done - state.start)
     return RunResult(
         offered_rate=len(offsets) / window if window else 0.0,

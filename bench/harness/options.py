@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NoReturn
+from urllib.parse import urlsplit
 
 from bench.harness.scenarios import KINDS, parse_mix
 from bench.peers import INSTALL_HINT, PEERS
@@ -17,6 +19,10 @@ SCENARIOS = (*KINDS, "mix")
 SYSTEMS = ("reckon", *PEERS)
 PEER_KINDS = frozenset({"estimate", "batch"})
 _DURATION = re.compile(r"^\s*([0-9]*\.?[0-9]+)\s*(us|µs|ms|s)?\s*$")
+#: The most operations a second a single run or a sweep may offer (the generator, one
+#: process, manages some tens of thousands).
+MAX_RATE = 1_000_000.0
+REDACTED = "REDACTED"
 
 
 class UsageError(Exception):
@@ -30,7 +36,44 @@ def parse_duration(text: str, default_unit: str) -> float:
         raise ValueError(f"bad duration {text!r} (e.g. 10ms, 0.5s, 200us)")
     unit = m.group(2) or default_unit
     scale = {"us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0}[unit]
-    return float(m.group(1)) * scale
+    seconds = float(m.group(1)) * scale
+    if not math.isfinite(seconds):
+        raise ValueError(f"bad duration {text!r}: too large")
+    return seconds
+
+
+def normalise_url(url: str) -> str:
+    """A ``http://host:port`` base URL (IPv6 hosts in brackets); raises :class:`ValueError`
+    with a one-line reason when unusable."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port or 80
+    except ValueError as e:
+        raise ValueError(f"{url!r}: not a usable URL ({e})") from e
+    if parts.scheme != "http":
+        raise ValueError(f"{url!r}: only plain http:// URLs are supported (the load "
+                         "generator speaks HTTP/1.1 without TLS)")
+    host = parts.hostname
+    if not host:
+        raise ValueError(f"{url!r}: no host in the URL")
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def redact_key(argv: list[str]) -> list[str]:
+    """``argv`` with the value of ``--key`` (``--key K``, ``--key=K`` or an abbreviation
+    argparse accepts, such as ``--ke K``) replaced, so the recorded command holds no secret."""
+    out, hide_next = [], False
+    for arg in argv:
+        name, eq, _ = arg.partition("=")
+        if hide_next:
+            out.append(REDACTED)
+            hide_next = False
+        elif len(name) >= 3 and "--key".startswith(name):
+            out.append(f"{name}={REDACTED}" if eq else arg)
+            hide_next = not eq
+        else:
+            out.append(arg)
+    return out
 
 
 def parse_node_counts(text: str) -> list[int]:
@@ -99,6 +142,12 @@ class BenchConfig:
     prepare: bool
     coordinators: int = 1
     tenants: int = 1
+
+    @property
+    def step_bound(self) -> float:
+        """The longest one measured step can take, its --confirm tries included: the time
+        a run must have left before --max-time to start one."""
+        return (self.duration + self.start_timeout + self.request_timeout) * (1 + self.confirm)
 
 
 class _ArgumentParser(argparse.ArgumentParser):
@@ -187,7 +236,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--capacity-for", type=float,
                    help="target operations/s for the capacity answer (default 10x measured)")
     r.add_argument("--cores-per-server", type=int,
-                   help="cores of the servers to plan for (default this machine's)")
+                   help="cores of the servers to plan for (default this machine's for a "
+                        "cluster it starts; with --url, without it, the answer counts node "
+                        "processes only)")
     r.add_argument("--no-prepare", action="store_true",
                    help="do not import the demo history into the tenant first")
     return p
@@ -196,6 +247,41 @@ def build_parser() -> argparse.ArgumentParser:
 def _positive(name: str, value: float) -> None:
     if value <= 0:
         raise UsageError(f"{name} must be positive")
+
+
+def _check_numbers(args: argparse.Namespace) -> None:
+    """The float options are finite and in range; the counts the report uses are positive."""
+    for name, value in (("--rate", args.rate), ("--start", args.start), ("--step", args.step),
+                        ("--factor", args.factor), ("--max-rate", args.max_rate),
+                        ("--max-failure-rate", args.max_failure_rate),
+                        ("--capacity-for", args.capacity_for)):
+        if value is not None and not math.isfinite(value):
+            raise UsageError(f"{name} must be a finite number, not {value}")
+    for name, value in (("--rate", args.rate), ("--start", args.start)):
+        if value is not None and value > MAX_RATE:
+            raise UsageError(f"{name} must be at most {MAX_RATE:,.0f} operations/s")
+    if not 0 <= args.max_failure_rate < 1:
+        raise UsageError("--max-failure-rate must be at least 0 and below 1 (e.g. 0.001)")
+    if args.capacity_for is not None:
+        _positive("--capacity-for", args.capacity_for)
+    if args.cores_per_server is not None:
+        _positive("--cores-per-server", args.cores_per_server)
+    if args.seed < 0:
+        raise UsageError("--seed must be 0 or more")
+
+
+def _check_time(config: BenchConfig) -> None:
+    """Each step holds at least one operation, and --max-time has room for one step."""
+    rate = config.rate if config.rate is not None else config.start
+    if rate * config.duration < 1:
+        raise UsageError(f"--duration {config.duration:g}s holds no operation at {rate:g}/s: "
+                         f"give at least {1 / rate:.3g}s")
+    need = config.warmup + config.step_bound
+    if config.max_time < need:
+        raise UsageError(f"--max-time {config.max_time:g}s leaves no room for one step: give "
+                         f"at least {need:g}s (warm-up, then --duration, --start-timeout and "
+                         "--request-timeout" + (", for each --confirm try" if config.confirm
+                                                else "") + ")")
 
 
 def config_from_args(args: argparse.Namespace, environ: dict[str, str] | None = None
@@ -207,7 +293,10 @@ def config_from_args(args: argparse.Namespace, environ: dict[str, str] | None = 
     if targets != 1:
         raise UsageError("give exactly one target: --url URL --key KEY, --nodes N, "
                          "--peer NAME, --compare SYSTEMS or --echo-server")
+    _check_numbers(args)
     try:
+        if args.url is not None:
+            normalise_url(args.url)
         compare = parse_systems(args.compare) if args.compare is not None else []
         counts = parse_node_counts(args.nodes) if args.nodes is not None else []
         also_p99 = (parse_duration(args.also_p99, "ms") if args.also_p99 is not None
@@ -273,6 +362,9 @@ def config_from_args(args: argparse.Namespace, environ: dict[str, str] | None = 
         raise UsageError("give --step or --factor, not both")
     if args.factor is not None and args.factor <= 1:
         raise UsageError("--factor must be above 1")
+    if args.sweep is not None and args.max_rate < args.start:
+        raise UsageError(f"--max-rate {args.max_rate:g} is below --start {args.start:g}: the "
+                         "sweep would measure nothing")
     for name, value in (("--rate", args.rate if args.rate is not None else 1.0),
                         ("--start", args.start), ("--duration", duration),
                         ("--until-p99", p99), ("--connections", args.connections),
@@ -293,7 +385,7 @@ def config_from_args(args: argparse.Namespace, environ: dict[str, str] | None = 
                          f"{time.strftime('%Y%m%d-%H%M%S')}")
     if "/" in name or name in ("", ".", ".."):
         raise UsageError(f"bad --name {name!r}")
-    return BenchConfig(
+    config = BenchConfig(
         url=args.url, key=key, node_counts=counts, echo_server=bool(args.echo_server),
         peer=args.peer, peer_workers=args.peer_workers, compare=compare,
         scenario="noop" if args.echo_server else args.scenario, weights=weights,
@@ -310,3 +402,5 @@ def config_from_args(args: argparse.Namespace, environ: dict[str, str] | None = 
         cores_per_server=args.cores_per_server, prepare=not args.no_prepare,
         coordinators=args.coordinators, tenants=args.tenants,
     )
+    _check_time(config)
+    return config

@@ -6,6 +6,7 @@ Plots are drawn with matplotlib's Agg backend (no display needed).
 from __future__ import annotations
 
 import json
+import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -82,6 +83,40 @@ def _kinds_table(record: SweepRecord) -> list[str]:
     return lines
 
 
+def _failures_list(record: SweepRecord) -> list[str]:
+    """What the failed operations of each step ran into (empty when none failed)."""
+    steps = [s for s in record.result.steps if s.failures]
+    if not steps:
+        return []
+    lines = ["", "Failures by kind (HTTP status, timeout, error, dropped):", ""]
+    for s in steps:
+        lines.append(f"- {s.offered:,.0f}/s offered, {s.failures} of {s.scheduled} failed"
+                     + (f" — {s.failures_text}" if s.failures_text else ""))
+    return lines
+
+
+def _outcome(record: SweepRecord, units: str | None) -> list[str]:
+    """What the sweep found, and why it stopped; never contradicts itself."""
+    r = record.result
+    if not r.steps:
+        return [f"No step was measured ({r.cut_short or 'no rate to measure'}): no result."]
+    lines = []
+    if r.sustainable is not None:
+        s = r.sustainable
+        extra = f" ({s.units_rate:,.0f} {units}/s)" if units else ""
+        lines.append(f"Highest sustainable throughput: **{s.achieved:,.0f} ops/s**{extra} "
+                     f"at p99 {s.p99_ms:.2f} ms.")
+    if r.capacity_reached:
+        if r.sustainable is None:
+            lines.append("Even the first step broke the objective.")
+        lines.append(f"Stopped: {r.broken_by}.")
+    else:
+        lines.append("The objective never broke"
+                     + (f" ({r.cut_short})" if r.cut_short else "")
+                     + ": capacity was not reached; it is at least the last step.")
+    return lines
+
+
 def _comparison_section(c: Comparison) -> list[str]:
     base = c.baseline
     head = "| system |"
@@ -149,20 +184,12 @@ def render_markdown(data: ReportData) -> str:
     out += [f"- {k}: {v}" for k, v in data.settings.items()]
     out.append("")
     for record in data.sweeps:
-        r = record.result
         out += [f"## Rate sweep: {record.label}", ""]
         out += _steps_table(record, data.units)
         out += _kinds_table(record)
+        out += _failures_list(record)
         out.append("")
-        if r.sustainable is not None:
-            s = r.sustainable
-            extra = f" ({s.units_rate:,.0f} {data.units}/s)" if data.units else ""
-            out.append(f"Highest sustainable throughput: **{s.achieved:,.0f} ops/s**{extra} "
-                       f"at p99 {s.p99_ms:.2f} ms.")
-        else:
-            out.append("Even the first step broke the objective.")
-        out.append(f"Stopped: {r.broken_by}." if r.broken_by else
-                   "The objective never broke: the capacity is at least the last step.")
+        out += _outcome(record, data.units)
         out.append("")
     by_nodes = data.sustainable_by_nodes()
     eff = scaling_efficiency(by_nodes)
@@ -267,6 +294,21 @@ def plot_nodes(data: ReportData, path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def prepare_output(results_dir: Path, name: str) -> Path:
+    """Create ``results_dir`` (before any load, so a long run's results are not lost at the
+    end) and check that the report folder ``results_dir/name`` can be written; return it.
+    Raises :class:`OSError` with a one-line reason when not."""
+    out = results_dir / name
+    if results_dir.exists() and not results_dir.is_dir():
+        raise NotADirectoryError(f"{results_dir} is not a directory")
+    if out.exists() and not out.is_dir():
+        raise NotADirectoryError(f"{out} is not a directory")
+    results_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryFile(dir=out if out.is_dir() else results_dir):
+        pass
+    return out
 
 
 def write_report(data: ReportData, results_dir: Path) -> Path:

@@ -51,7 +51,8 @@ def to_step(result: RunResult) -> Step:
     return Step(offered=result.offered_rate, achieved=result.achieved_rate,
                 units_rate=result.units_rate, p50_ms=s.p50_ms, p90_ms=s.p90_ms,
                 p99_ms=s.p99_ms, p999_ms=s.p999_ms, max_ms=s.max_ms,
-                scheduled=result.scheduled, failures=result.failures, by_kind=by_kind)
+                scheduled=result.scheduled, failures=result.failures, by_kind=by_kind,
+                failure_kinds=result.failure_kinds())
 
 
 @dataclass
@@ -81,7 +82,8 @@ class Runner:
         self.progress.finish(
             f"  offered {step.offered:8,.0f}/s  achieved {step.achieved:8,.0f}/s  "
             f"p50 {step.p50_ms:7.2f} ms  p99 {step.p99_ms:7.2f} ms  max {step.max_ms:7.1f} ms"
-            f"  failures {step.failures}/{step.scheduled}")
+            f"  failures {step.failures}/{step.scheduled}"
+            + (f" ({step.failures_text})" if step.failures else ""))
         return step
 
     def sweep(self) -> SweepResult:
@@ -95,21 +97,33 @@ class Runner:
         if c.warmup > 0:
             self.run_step(c.rate or c.start, c.warmup, "warm-up")
             self.progress.finish()
-        worst = (c.duration + c.start_timeout + c.request_timeout) * (1 + c.confirm)
-        result = rate_sweep(self.measure, self._until_deadline(rates), objective,
-                            c.confirm, c.refine,
-                            more_time=lambda: time.monotonic() + worst <= self.deadline)
-        if time.monotonic() >= self.deadline and result.broken_by is None:
-            result.broken_by = "stopped at the --max-time bound before the objective broke"
+        cut: list[str] = []
+        result = rate_sweep(self.measure, self._until_deadline(rates, cut), objective,
+                            c.confirm, c.refine, more_time=self._more_time)
+        if result.broken_by is None and cut:
+            result.cut_short = cut[0]
         return result
 
-    def _until_deadline(self, rates: Iterator[float]) -> Iterator[float]:
-        c = self.config
-        worst = (c.duration + c.start_timeout + c.request_timeout) * (1 + c.confirm)
+    def _more_time(self) -> bool:
+        """Whether one more step fits before the deadline."""
+        return time.monotonic() + self.config.step_bound <= self.deadline
+
+    def _until_deadline(self, rates: Iterator[float], cut: list[str]) -> Iterator[float]:
+        """``rates`` while a step fits before the deadline; says in ``cut`` when it stopped
+        them."""
         for rate in rates:
-            if time.monotonic() + worst > self.deadline:
+            if not self._more_time():
+                cut.append(f"stopped at the --max-time bound before {rate:,.0f}/s")
                 return
             yield rate
+
+
+def key_scopes(config: BenchConfig) -> tuple[str, ...]:
+    """The API key scopes a run needs: ``read`` for estimates and forecasts, ``write`` for
+    actuals and for importing the demo history."""
+    reads = bool(set(config.weights) & {"estimate", "batch", "forecast"})
+    writes = "actual" in config.weights or config.prepare
+    return ("read",) * reads + ("write",) * writes
 
 
 def _scenario(config: BenchConfig, endpoint: Endpoint) -> Scenario:
@@ -179,7 +193,7 @@ def run_all(config: BenchConfig, progress: ProgressBar) -> tuple[list[SweepRecor
     deadline = time.monotonic() + config.max_time
     if config.url is not None:
         endpoint = Endpoint(parse_url(config.url), config.key or "", f"cluster at {config.url}")
-        check_reachable(endpoint)
+        check_reachable(endpoint, scopes=key_scopes(config))
         nodes = live_nodes(endpoint)
         label = f"{config.url} ({nodes} live nodes)" if nodes else config.url
         result = _sweep_endpoint(config, endpoint, label, progress, deadline)

@@ -8,6 +8,7 @@ deterministically: the same index and seed give the same request bytes.
 from __future__ import annotations
 
 import json
+import math
 import uuid
 from dataclasses import dataclass, field
 
@@ -43,6 +44,8 @@ def parse_mix(text: str) -> dict[str, float]:
             w = float(value)
         except ValueError as e:
             raise ValueError(f"bad weight in mix entry {part!r}") from e
+        if not math.isfinite(w):
+            raise ValueError(f"bad weight in mix entry {part!r}: not a finite number")
         if w < 0:
             raise ValueError(f"negative weight in mix entry {part!r}")
         weights[name] = weights.get(name, 0.0) + w
@@ -97,8 +100,12 @@ class Scenario:
 
     def __post_init__(self) -> None:
         unknown = set(self.weights) - set(KINDS) - {"noop"}
-        if unknown or not self.weights:
+        if unknown:
             raise ScenarioError(f"unknown operation kinds: {sorted(unknown)}")
+        if not self.weights or not all(math.isfinite(w) and w >= 0
+                                       for w in self.weights.values()) \
+                or sum(self.weights.values()) <= 0:
+            raise ScenarioError("the weights must be finite, not negative, and not all 0")
         if not 1 <= self.batch_size <= 1000:
             raise ScenarioError("the batch size must be between 1 and 1000")
         names = sorted(self.weights)
@@ -128,7 +135,8 @@ class Scenario:
     def _post(self, path: str, body: object, extra: dict[str, str] | None = None,
               tenant: int = 0) -> bytes:
         headers = {"Authorization": f"Bearer {self.keys[tenant]}", **(extra or {})}
-        return build_request(self.host, self.port, path, json.dumps(body).encode(), headers)
+        host = f"[{self.host}]" if ":" in self.host else self.host  # an IPv6 Host header
+        return build_request(host, self.port, path, json.dumps(body).encode(), headers)
 
     def _cached(self, kind: str, tenant: int) -> list[bytes]:
         # Estimates and forecasts repeat a small set of bodies: building them once keeps the

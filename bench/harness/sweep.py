@@ -47,11 +47,20 @@ class Step:
     failures: int
     tries: int = 1  # measurements at this rate (more than 1 when a break was re-measured)
     by_kind: dict[str, KindLatency] = field(default_factory=dict)  # when more than one kind
+    #: The failures by what went wrong: ``HTTP 401``, ``timeout``, ``error``, ``dropped``.
+    failure_kinds: dict[str, int] = field(default_factory=dict)
 
     @property
     def failure_rate(self) -> float:
         """Failures over scheduled operations."""
         return self.failures / self.scheduled if self.scheduled else 0.0
+
+    @property
+    def failures_text(self) -> str:
+        """The failures by kind in a few words, most frequent first, e.g.
+        ``HTTP 401: 50, timeout: 2`` (empty when there were none or they are not known)."""
+        kinds = sorted(self.failure_kinds.items(), key=lambda kv: (-kv[1], kv[0]))
+        return ", ".join(f"{k}: {n}" for k, n in kinds if n)
 
 
 def verdict(step: Step, objective: Objective) -> str | None:
@@ -59,7 +68,9 @@ def verdict(step: Step, objective: Objective) -> str | None:
     if step.p99_ms > objective.p99_ms:
         return f"p99 {step.p99_ms:.2f} ms > {objective.p99_ms:g} ms"
     if step.failure_rate > objective.max_failure_rate:
-        return f"{step.failures} of {step.scheduled} operations failed"
+        kinds = step.failures_text
+        return f"{step.failures} of {step.scheduled} operations failed" + (
+            f" ({kinds})" if kinds else "")
     if step.achieved < objective.min_achieved * step.offered:
         return (f"achieved {step.achieved:.0f}/s < {objective.min_achieved:.0%} of offered "
                 f"{step.offered:.0f}/s")
@@ -88,16 +99,26 @@ def rate_steps(start: float, step: float | None = None, factor: float | None = N
 
 @dataclass
 class SweepResult:
-    """Every step measured, the sustainable one and why the sweep stopped."""
+    """Every step measured, the sustainable one and why the sweep stopped: ``broken_by``
+    when a step broke the objective, ``cut_short`` when a bound (``--max-time``) stopped it
+    first. Without ``broken_by`` the capacity was not reached: it is at least the last step.
+    """
 
     steps: list[Step] = field(default_factory=list)
     sustainable: Step | None = None
     broken_by: str | None = None
+    cut_short: str | None = None
 
     @property
     def sustainable_rate(self) -> float:
         """The achieved rate at the sustainable step (0 when even the first step broke)."""
         return self.sustainable.achieved if self.sustainable is not None else 0.0
+
+    @property
+    def capacity_reached(self) -> bool:
+        """Whether a step broke the objective, so :attr:`sustainable_rate` is the capacity
+        (else it is only a lower bound)."""
+        return self.broken_by is not None
 
 
 def rate_sweep(measure: Callable[[float], Step], rates: Iterator[float],

@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from bench.cluster_setup import free_port, prepare_tenants
+from bench.harness.options import normalise_url
 from bench.peers import PEERS, remove_dir
 from coordinator.cli import BLAS_THREAD_VARIABLES
 from coordinator.launcher import LocalCluster, LocalClusterSpec
@@ -70,31 +71,42 @@ class Endpoint:
 
 def parse_url(url: str) -> str:
     """A normalised ``http://host:port`` base URL; raises :class:`TargetError` when unusable."""
-    parts = urlsplit(url)
-    if parts.scheme != "http":
-        raise TargetError(f"{url!r}: only plain http:// URLs are supported (the load "
-                          "generator speaks HTTP/1.1 without TLS)")
-    if not parts.hostname:
-        raise TargetError(f"{url!r}: no host in the URL")
     try:
-        port = parts.port or 80
+        return normalise_url(url)
     except ValueError as e:
-        raise TargetError(f"{url!r}: bad port") from e
-    return f"http://{parts.hostname}:{port}"
+        raise TargetError(str(e)) from e
 
 
-def check_reachable(endpoint: Endpoint, timeout: float = 5.0) -> None:
-    """Ask ``/health`` and check the key on ``/v1/cluster``; raise :class:`TargetError` if not."""
+#: An item no one has: reading it needs a key with the read scope and costs one lookup.
+KEY_CHECK_PATH = "/v1/items/reckon-bench-key-check"
+
+
+def check_reachable(endpoint: Endpoint, timeout: float = 5.0,
+                    scopes: tuple[str, ...] = ("read",)) -> None:
+    """Ask ``/health``, then check the key where the server asks for one (``/v1/cluster``
+    answers without a key): a read of an item that does not exist (404 with a good key), and
+    for the ``write`` scope a write the server refuses unread (415: a media type it does not
+    take). Raise :class:`TargetError` when unreachable or when the key is refused or lacks
+    one of ``scopes``."""
+    auth = {"Authorization": f"Bearer {endpoint.key}"}
     try:
         r = httpx.get(endpoint.url + "/health", timeout=timeout)
         if r.status_code != 200:
             raise TargetError(f"{endpoint.url}/health answered HTTP {r.status_code}")
-        r = httpx.get(endpoint.url + "/v1/cluster", timeout=timeout,
-                      headers={"Authorization": f"Bearer {endpoint.key}"})
+        checks = [("read", httpx.get(endpoint.url + KEY_CHECK_PATH, timeout=timeout,
+                                     headers=auth))]
+        if "write" in scopes:
+            checks.append(("write", httpx.post(
+                endpoint.url + "/v1/items", content=b"-", timeout=timeout,
+                headers={**auth, "Content-Type": "application/x-reckon-bench-key-check"})))
     except httpx.HTTPError as e:
         raise TargetError(f"{endpoint.url} is unreachable: {e or type(e).__name__}") from e
-    if r.status_code in (401, 403):
-        raise TargetError(f"{endpoint.url} refused the API key (HTTP {r.status_code})")
+    for scope, r in checks:
+        if r.status_code == 401:
+            raise TargetError(f"{endpoint.url} refused the API key (HTTP 401)")
+        if r.status_code == 403 and scope in scopes:
+            raise TargetError(f"{endpoint.url}: the API key lacks the {scope!r} scope this "
+                              "scenario needs (HTTP 403)")
 
 
 def live_nodes(endpoint: Endpoint, timeout: float = 5.0) -> int | None:

@@ -10,14 +10,20 @@ from bench.harness.histogram import (
     bucket_index,
     bucket_indices,
     bucket_midpoints,
+    nearest_rank,
 )
 
 QS = (50.0, 90.0, 99.0, 99.9)
 
 
 def _reference_us(values_s: np.ndarray, q: float) -> float:
-    us = np.clip(np.rint(values_s * 1e6), 1, None)
-    return float(np.percentile(us, q, method="inverted_cdf"))
+    """The exact nearest-rank percentile: the ceil(q/100 * n)-th smallest value, the rank in
+    integer arithmetic on per-mille levels (numpy's ``inverted_cdf`` rounds 99.9/100 * 1000
+    up to 1000, the maximum)."""
+    us = np.sort(np.clip(np.rint(values_s * 1e6), 1, None))
+    per_mille = round(q * 10)
+    rank = max(1, -(-per_mille * len(us) // 1000))
+    return float(us[rank - 1])
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
@@ -70,3 +76,18 @@ def test_out_of_range_values_are_clamped_and_counted() -> None:
     h.record(-1.0)
     assert h.clamped == 1 and h.max_us == 1_000_000 and h.min_us == 1
     assert LatencyHistogram().percentile_ms(99) == 0.0
+
+
+def test_nearest_rank_is_exact_when_the_count_is_a_multiple_of_1000() -> None:
+    # 99.9 / 100 * 1000 is 999.0000000000001 in floating point: rounding that up made p99.9
+    # the maximum.
+    h = LatencyHistogram()
+    h.record_many(np.full(999, 0.001))
+    h.record(1.0)
+    s = h.summary()
+    assert s.p999_ms == pytest.approx(1.0, rel=1 / 256) and s.max_ms == 1000.0
+    for q in (50, 90, 99, 99.9, 99.99, 12.5):
+        per_million = round(q * 10_000)
+        for n in (1, 7, 1000, 2000, 5000, 10_000, 123_456):
+            assert nearest_rank(q, n) == max(1, -(-per_million * n // 1_000_000)), (q, n)
+    assert nearest_rank(np.float64(99.9), 3000) == 2997

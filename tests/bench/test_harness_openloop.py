@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 
 import numpy as np
+import pytest
 
 from bench.cluster_setup import free_port
 from bench.harness.echo_server import EchoServer
@@ -128,3 +129,51 @@ def test_the_pool_connects_before_the_schedule_starts() -> None:
     result = asyncio.run(run())
     # All eight were opened up front, though ten operations needed at most a few at once.
     assert result.ok == 10 and result.connections_opened == 8
+
+
+def test_poisson_arrivals_are_drawn_until_the_window_ends() -> None:
+    rate, duration = 200.0, 5.0
+    counts, last = [], []
+    for seed in range(200):
+        t = Schedule(rate, duration, 500_000, "poisson", seed).offsets()
+        assert np.all(np.diff(t) > 0) and t[-1] < duration
+        counts.append(len(t))
+        last.append(t[-1])
+    # The count varies around its expectation both ways (it was cut at rate * duration).
+    assert max(counts) > rate * duration and min(counts) < rate * duration
+    assert abs(np.mean(counts) - rate * duration) < 3 * np.sqrt(rate * duration / 200)
+    assert min(last) > duration - 0.1  # the arrivals run to the end of the window
+
+
+def test_a_capped_schedule_counts_its_rate_over_the_window_it_covers() -> None:
+    t, window = Schedule(1000, 5.0, 50).plan()
+    assert len(t) == 50 and window == pytest.approx(0.05)
+    t, window = Schedule(1000, 5.0, 50, "poisson", seed=3).plan()
+    assert len(t) == 50 and t[-1] < window < 5.0
+    assert 500 < len(t) / window < 2000
+
+
+def test_a_short_duration_does_not_inflate_the_offered_rate() -> None:
+    t, window = Schedule(10, 0.0001, 100).plan()
+    assert len(t) == 1 and len(t) / window == pytest.approx(10)
+    t, window = Schedule(10, 0.15, 100).plan()
+    assert list(t) == [0.0, 0.1] and len(t) / window == pytest.approx(10)
+    result, _ = asyncio.run(_against_slow_server(
+        0.0, Schedule(10, 0.15, 100), PoolConfig(connections=2)))
+    assert result.scheduled == 2 and result.offered_rate == pytest.approx(10)
+    assert result.achieved_rate <= 10.0 + 1e-9
+
+
+def test_failed_responses_are_counted_by_status() -> None:
+    from bench.harness.runner import to_step
+    from bench.harness.scenarios import Scenario
+    from tests.bench.test_harness_cli import _FakeReckon
+
+    with _FakeReckon("right") as server:
+        scenario = Scenario("127.0.0.1", server.port, "WRONG", {"estimate": 1.0})
+        result = asyncio.run(run_open_loop("127.0.0.1", server.port, scenario,
+                                           Schedule(50, 0.2, 100), PoolConfig(connections=2)))
+    assert result.scheduled == 10 and result.failed_status == 10
+    assert result.failure_kinds() == {"HTTP 401": 10}
+    step = to_step(result)
+    assert step.failure_kinds == {"HTTP 401": 10} and step.failures_text == "HTTP 401: 10"

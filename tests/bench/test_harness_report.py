@@ -130,3 +130,66 @@ def test_a_mixed_load_reports_latency_per_operation_kind(tmp_path: Path) -> None
     assert "| 300 | batch | 100 | 0 |" in text and "| 300 | estimate | 200 | 0 |" in text
     saved = json.loads((tmp_path / "mix" / "results.json").read_text())
     assert saved["sweeps"][0]["result"]["steps"][0]["by_kind"]["batch"]["ok"] == 100
+
+
+def _data(records: list[SweepRecord], **kw: object) -> ReportData:
+    return ReportData(name="r", command="reckon bench", machine=describe_machine(),
+                      scenario="estimate", target="synthetic", objective=Objective(10.0),
+                      sweeps=records, **kw)  # type: ignore[arg-type]
+
+
+def test_the_outcome_of_a_sweep_never_contradicts_itself() -> None:
+    from bench.harness.report import render_markdown
+    from bench.harness.sweep import SweepResult
+
+    objective = Objective(10.0)
+    cases = {
+        "broke": rate_sweep(synthetic(1001), rate_steps(200, step=200), objective),
+        "at once": rate_sweep(synthetic(50), rate_steps(100, step=100), objective),
+        "never": rate_sweep(synthetic(1e6), rate_steps(100, step=100, max_steps=2), objective),
+        "cut": SweepResult(rate_sweep(synthetic(1e6), rate_steps(100, step=100, max_steps=2),
+                                      objective).steps[:1], None, None,
+                           "stopped at the --max-time bound before 200/s"),
+        "nothing": SweepResult([], None, None, "stopped at the --max-time bound before 10/s"),
+    }
+    cases["cut"].sustainable = cases["cut"].steps[0]
+    texts = {k: render_markdown(_data([SweepRecord(k, None, r)])) for k, r in cases.items()}
+    for k, text in texts.items():
+        said = [p for p in ("Even the first step broke", "never broke", "No step was measured",
+                            "Stopped:") if p in text]
+        assert said, k
+        assert not ("Even the first step broke" in text and "never broke" in text), k
+    assert "Stopped: at 1000/s offered" in texts["broke"]
+    assert "Even the first step broke" in texts["at once"]
+    assert "capacity was not reached" in texts["never"]
+    assert "never broke (stopped at the --max-time bound before 200/s)" in texts["cut"]
+    assert "No step was measured (stopped at the --max-time bound" in texts["nothing"]
+    assert "Highest sustainable" not in texts["nothing"]
+
+
+def test_failures_are_reported_by_kind() -> None:
+    from bench.harness.report import render_markdown
+    from bench.harness.sweep import Step, SweepResult
+
+    bad = Step(10, 0, 0, 1, 1, 1, 1, 1, 10, 10, failure_kinds={"HTTP 401": 10})
+    text = render_markdown(_data([SweepRecord("wrong key", None,
+                                              SweepResult([bad], None, "at 10/s offered: "
+                                                          "10 of 10 operations failed "
+                                                          "(HTTP 401: 10)"))]))
+    assert "Failures by kind" in text and "- 10/s offered, 10 of 10 failed — HTTP 401: 10" in text
+    assert "Stopped: at 10/s offered: 10 of 10 operations failed (HTTP 401: 10)." in text
+    clean = rate_sweep(synthetic(1e6), rate_steps(100, step=100, max_steps=2), Objective(10.0))
+    assert "Failures by kind" not in render_markdown(_data([SweepRecord("ok", None, clean)]))
+
+
+def test_an_unsaturated_run_gives_no_server_count_as_the_answer(tmp_path: Path) -> None:
+    objective = Objective(10.0)
+    single = rate_sweep(synthetic(1e6), iter([10.0]), objective)  # one --rate 10 step
+    assert not single.capacity_reached
+    answer = capacity_for(100, 10.0, {1: single.sustainable_rate}, 2, not_reached={1},
+                          unit="batches/s")
+    text = write_report(_data([SweepRecord("1 node", 1, single)], capacity=answer),
+                        tmp_path).read_text()
+    assert "For 100 batches/s at p99 under 10 ms you need 5 servers" not in text
+    assert "Upper bound only" in text and "No exact server count" in text
+    assert "at most 5 servers" in text and "100 batches/s" in text

@@ -126,3 +126,45 @@ def test_refine_bisects_between_the_last_good_rate_and_the_break() -> None:
     rate_sweep(counting, rate_steps(200, step=400), objective, refine=4,
                more_time=lambda: False)
     assert calls == [200, 600, 1000]
+
+
+def test_capacity_from_runs_that_never_broke_is_only_an_upper_bound() -> None:
+    # A single 10/s step that passed: the capacity is at least 10/s, not 10/s.
+    bound = capacity_for(100, 10, {1: 10.0}, cores_per_server=2, not_reached={1})
+    assert bound is not None and bound.at_most and (bound.nodes, bound.servers) == (10, 5)
+    text = bound.sentence()
+    assert "Upper bound only" in text and "capacity was not reached" in text
+    assert "at least 10/s per node" in text and "No exact server count" in text
+    assert "at most 5 servers" in text and "you need 5 servers" not in text
+    # The same numbers from a sweep that broke are the answer.
+    answer = capacity_for(100, 10, {1: 10.0}, cores_per_server=2)
+    assert answer is not None and not answer.at_most
+    assert "you need 5 servers" in answer.sentence()
+    # A count that sustained the target is measured, but a smaller one that never broke
+    # might do too.
+    maybe = capacity_for(900, 10, {1: 800.0, 2: 1500.0}, 1, not_reached={1})
+    assert maybe is not None and maybe.at_most and maybe.nodes == 2
+    assert "at most 2 servers" in maybe.sentence() and "fewer may do" in maybe.sentence()
+    sure = capacity_for(900, 10, {1: 800.0, 2: 1500.0}, 1, not_reached={2})
+    assert sure is not None and not sure.at_most
+
+
+def test_capacity_unit_and_unknown_server_cores() -> None:
+    batches = capacity_for(100, 10, {1: 50.0}, 4, unit="batches/s")
+    assert batches is not None and "100 batches/s" in batches.sentence()
+    assert "req/s" not in batches.sentence()
+    remote = capacity_for(100, 10, {3: 60.0}, cores_per_server=None)
+    assert remote is not None and remote.servers is None and remote.nodes == 5
+    text = remote.sentence()
+    assert "5 node processes" in text and "--cores-per-server" in text
+    assert "servers of this kind" not in text
+
+
+def test_a_sweep_says_whether_it_reached_capacity() -> None:
+    objective = Objective(10.0)
+    broke = rate_sweep(synthetic(1001), rate_steps(200, step=200), objective)
+    never = rate_sweep(synthetic(1e6), rate_steps(100, step=100, max_steps=3), objective)
+    assert broke.capacity_reached and not never.capacity_reached
+    failing = Step(100, 0, 0, 1, 1, 1, 1, 1, 50, 50, failure_kinds={"HTTP 401": 48,
+                                                                      "timeout": 2})
+    assert verdict(failing, objective) == "50 of 50 operations failed (HTTP 401: 48, timeout: 2)"
