@@ -15,7 +15,7 @@ from actors import ActorSystem, AskTimeout, RemoteError, Ring
 from actors.messages import ClusterView, EstimateJSONRequest, Heartbeat, Leave
 from node import snapshots
 from node.config import NodeConfig
-from node.tenant_estimator import COORDINATOR_ACTOR
+from node.event_fetch import COORDINATOR_ACTOR
 
 log = logging.getLogger("reckon.node.agent")
 

@@ -31,23 +31,22 @@ from typing import Any
 import anyio
 import numpy as np
 
-from actors import Actor, AskTimeout, Refused, RemoteError, handles, handles_batch
+from actors import Actor, Refused, handles, handles_batch
 from actors.message import Message
 from actors.messages import (
     EstimateJSONReply,
     EstimateJSONRequest,
     EstimateReply,
     EstimateRequest,
-    FetchEvents,
     TenantEvents,
 )
 from kernels import Estimator, EstimatorConfig, Prediction, Predictions
 from node import estimate_json, snapshots
 from node.config import NodeConfig
+from node.event_fetch import CatchUpFailed, coordinator_order, fetch_events
 
 log = logging.getLogger("reckon.node.estimator")
 
-COORDINATOR_ACTOR = "coordinator"
 INLINE_FOLD_LIMIT = 32
 #: What one event teaches the model: item id, the item (title, description, features), effort.
 Learn = tuple[str, dict[str, Any], float]
@@ -63,10 +62,6 @@ MAX_ITEMS_PER_CALL = 256
 #: Model calls with more items than this run in a worker thread, so that the node keeps
 #: heartbeating and serving other tenants meanwhile.
 THREAD_ITEMS = 256
-
-
-class CatchUpFailed(Exception):
-    """No coordinator could supply the missing events."""
 
 
 def estimator_name(tenant: str) -> str:
@@ -546,34 +541,12 @@ class TenantEstimator(Actor):
             log.warning("catch-up failed, serving at seq %d: %s", self.last_seq, e)
 
     def _coordinators(self) -> list[str]:
-        """The coordinators to ask: the one that last pushed events to this actor first, and
-        those without a live nng link last (an ask of a dead one waits its whole timeout)."""
-        candidates = list(self.config.coordinators)
-        if self.preferred_coordinator and self.preferred_coordinator not in candidates:
-            candidates.insert(0, self.preferred_coordinator)
-        elif self.preferred_coordinator:
-            candidates.remove(self.preferred_coordinator)
-            candidates.insert(0, self.preferred_coordinator)
-        linked = self.system.transport.is_connected
-        return sorted(candidates, key=lambda address: not linked(address))
+        return coordinator_order(self.system, self.config.coordinators,
+                                 self.preferred_coordinator)
 
     async def _fetch(self, after_seq: int) -> TenantEvents:
-        errors = []
-        for address in self._coordinators():
-            try:
-                reply = await self.system.ask(
-                    address,
-                    COORDINATOR_ACTOR,
-                    FetchEvents(self.tenant, after_seq, self.config.fetch_page),
-                    self.config.fetch_timeout,
-                )
-            except (AskTimeout, RemoteError) as e:
-                errors.append(f"{address}: {e}")
-                continue
-            if isinstance(reply, TenantEvents):
-                return reply
-            errors.append(f"{address}: unexpected reply {reply.TYPE}")
-        raise CatchUpFailed(f"tenant {self.tenant}: no coordinator served events: {errors}")
+        return await fetch_events(self.system, self._coordinators(), self.tenant, after_seq,
+                                  self.config.fetch_page, self.config.fetch_timeout)
 
 
 def _learn(model: Estimator, batch: list[Learn]) -> None:

@@ -12,7 +12,7 @@ from actors import Actor, ActorSystem, Ring, Transport, handles
 from actors.messages import ClusterView, Heartbeat
 from node.agent import NodeAgent
 from node.config import NodeConfig
-from node.tenant_estimator import COORDINATOR_ACTOR
+from node.event_fetch import COORDINATOR_ACTOR
 from tests.ports import free_tcp_address
 
 SECRET = b"agent-secret"

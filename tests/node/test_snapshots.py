@@ -21,7 +21,8 @@ from coordinator.snapshot_assembly import SnapshotAssembly, SnapshotRefused
 from kernels import PublicPrior
 from node import snapshots
 from node.config import NodeConfig
-from node.tenant_estimator import COORDINATOR_ACTOR, TenantEstimator
+from node.event_fetch import COORDINATOR_ACTOR
+from node.tenant_estimator import TenantEstimator
 from tests.node.test_tenant_estimator import _varied_event
 from tests.ports import free_tcp_address
 

@@ -23,7 +23,8 @@ from actors.messages import (
 )
 from kernels import Estimator, EstimatorConfig
 from node.config import NodeConfig
-from node.tenant_estimator import COORDINATOR_ACTOR, TenantEstimator
+from node.event_fetch import COORDINATOR_ACTOR
+from node.tenant_estimator import TenantEstimator
 from tests.ports import free_tcp_address
 
 SECRET = b"k"
