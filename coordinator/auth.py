@@ -16,11 +16,9 @@ import asyncpg
 from starlette.requests import Request
 
 from coordinator.problems import Forbidden, ServiceUnavailable, Unauthorized
-from coordinator.store.outage import UNREACHABLE
+from coordinator.store.outage import DATABASE_FAILURES
 from coordinator.store.tenants import ApiKeyRecord, lookup_key
 
-#: Lookup failures that mean the database cannot be reached (not that the key is bad).
-_UNREACHABLE = (*UNREACHABLE, asyncpg.PostgresError)
 #: Seconds a key lookup may take before the database counts as unreachable for it.
 LOOKUP_TIMEOUT = 2.0
 #: After a lookup found the database unreachable, keys verified recently enough are
@@ -59,7 +57,7 @@ class KeyVerifier:
             try:
                 with anyio.fail_after(LOOKUP_TIMEOUT):
                     found = await lookup_key(self._pool, key)
-            except _UNREACHABLE as e:
+            except DATABASE_FAILURES as e:  # it cannot say, not that the key is bad
                 self._down_until = time.monotonic() + DOWN_SECONDS
                 if hit is None or now - hit[0] > self._stale:
                     raise ServiceUnavailable("the key store is unreachable; retry shortly",

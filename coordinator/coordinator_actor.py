@@ -25,7 +25,7 @@ from actors.wire import pack
 from coordinator.membership import Membership
 from coordinator.snapshot_assembly import SnapshotAssembly, SnapshotRefused
 from coordinator.store import events, snapshots
-from coordinator.store.outage import UNREACHABLE
+from coordinator.store.outage import DATABASE_FAILURES
 
 COORDINATOR_ACTOR = "coordinator"
 
@@ -62,7 +62,7 @@ class CoordinatorActor(Actor):
             async with self.pool.acquire() as conn:
                 batch = await events.fetch(conn, msg.tenant, msg.after_seq, limit)
                 head = await events.head_seq(conn, msg.tenant)
-        except (*UNREACHABLE, asyncpg.PostgresError) as e:
+        except DATABASE_FAILURES as e:
             raise Refused("unavailable", f"event log unavailable: {e}") from e
         # Stop before the reply outgrows a frame; the node asks again for the rest.
         wire: list[dict[str, object]] = []
@@ -92,7 +92,7 @@ class CoordinatorActor(Actor):
                                                   whole.parts)
             except asyncpg.ForeignKeyViolationError:
                 stored = False  # the tenant was deleted meanwhile
-            except (*UNREACHABLE, asyncpg.PostgresError) as e:
+            except DATABASE_FAILURES as e:
                 raise Refused("unavailable", f"snapshot store unavailable: {e}") from e
         finally:
             self.snapshots.done(whole)  # its memory counts until here
@@ -104,7 +104,7 @@ class CoordinatorActor(Actor):
         try:
             found = await snapshots.read_part(self.pool, msg.tenant, msg.part,
                                               None if msg.seq < 0 else msg.seq)
-        except (*UNREACHABLE, asyncpg.PostgresError) as e:
+        except DATABASE_FAILURES as e:
             raise Refused("unavailable", f"snapshot store unavailable: {e}") from e
         return found or SnapshotPart(msg.tenant, msg.seq, msg.part, 0, 0, b"", b"")
 

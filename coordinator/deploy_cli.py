@@ -135,31 +135,20 @@ def _check_prerequisites(args: argparse.Namespace) -> tuple[Path, Path]:
     return playbook, inventory
 
 
-def _extra_vars(values: list[str], cwd: Path) -> list[str]:
-    """``-e`` values with ``@FILE`` made absolute against ``cwd`` (ansible-playbook runs
-    in the playbook directory, where a relative path would point elsewhere).
-
-    Raises DeployError for a variables file that is not there.
-    """
-    out = []
-    for value in values:
-        if value.startswith("@"):
-            path = (cwd / Path(value[1:]).expanduser()).resolve()
-            if not path.is_file():
-                raise DeployError(f"extra-vars file {value[1:]} not found (read relative to "
-                                  f"{cwd})")
-            value = f"@{path}"
-        out.append(value)
-    return out
-
-
-def _vault_password_file(path: Path | None, cwd: Path) -> Path | None:
-    if path is None:
-        return None
+def _operator_file(path: Path, cwd: Path, what: str) -> Path:
+    """``path`` made absolute against the operator's ``cwd`` (ansible-playbook runs in the
+    playbook directory, where a relative path would point elsewhere); DeployError when
+    there is no such file."""
     resolved = (cwd / path.expanduser()).resolve()
     if not resolved.is_file():
-        raise DeployError(f"vault password file {path} not found")
+        raise DeployError(f"{what} {path} not found (read relative to {cwd})")
     return resolved
+
+
+def _extra_vars(values: list[str], cwd: Path) -> list[str]:
+    """``-e`` values, with ``@FILE`` made absolute (see :func:`_operator_file`)."""
+    return [f"@{_operator_file(Path(v[1:]), cwd, 'extra-vars file')}" if v.startswith("@")
+            else v for v in values]
 
 
 def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
@@ -171,7 +160,8 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     playbook, inventory = _check_prerequisites(args)
     cwd = Path.cwd()
     extra_vars = _extra_vars(args.extra_vars, cwd)
-    vault_password = _vault_password_file(args.vault_password_file, cwd)
+    vault_password = (None if args.vault_password_file is None else
+                      _operator_file(args.vault_password_file, cwd, "vault password file"))
     import ansible_runner
 
     cmdline = []

@@ -12,6 +12,7 @@ import asyncpg
 
 from coordinator.store import create_pool
 from coordinator.store.migrate import migrate
+from coordinator.store.outage import DATABASE_FAILURES
 from coordinator.store.tenants import SCOPES, create_api_key, create_tenant
 
 TENANT_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
@@ -21,8 +22,7 @@ PROG = "reckon tenant"
 #: ValueError) or with a port past 65535 (OverflowError), a refused or unresolvable
 #: address, a server that refuses the login.
 BAD_URL_ERRORS = (ValueError, OverflowError)
-CONNECT_ERRORS = (*BAD_URL_ERRORS, OSError, TimeoutError, asyncpg.PostgresError,
-                  asyncpg.InterfaceError)
+CONNECT_ERRORS: tuple[type[BaseException], ...] = (*BAD_URL_ERRORS, *DATABASE_FAILURES)
 
 
 class CannotConnect(Exception):
@@ -91,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     except CannotConnect as e:
         print(f"{PROG}: cannot connect to the database: {e}", file=sys.stderr)
         return e.exit_code
-    except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError) as e:
+    except DATABASE_FAILURES as e:
         print(f"{PROG}: database error: {_reason(e)}", file=sys.stderr)
         return 1
     print(f"{'created' if created else 'exists'} tenant={args.tenant}", file=sys.stderr)

@@ -112,6 +112,7 @@ class Scenario:
         p = np.array([self.weights[k] for k in names], dtype=np.float64)
         rng = np.random.default_rng(self.seed)
         self._names = names
+        self._host_header = f"[{self.host}]" if ":" in self.host else self.host  # IPv6
         self._kinds = rng.choice(len(names), size=self.max_operations, p=p / p.sum())
 
     @property
@@ -135,8 +136,7 @@ class Scenario:
     def _post(self, path: str, body: object, extra: dict[str, str] | None = None,
               tenant: int = 0) -> bytes:
         headers = {"Authorization": f"Bearer {self.keys[tenant]}", **(extra or {})}
-        host = f"[{self.host}]" if ":" in self.host else self.host  # an IPv6 Host header
-        return build_request(host, self.port, path, json.dumps(body).encode(), headers)
+        return build_request(self._host_header, self.port, path, json.dumps(body).encode(), headers)
 
     def _cached(self, kind: str, tenant: int) -> list[bytes]:
         # Estimates and forecasts repeat a small set of bodies: building them once keeps the

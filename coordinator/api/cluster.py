@@ -5,13 +5,13 @@ from __future__ import annotations
 import dataclasses
 import time
 
-import asyncpg
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
 from coordinator.api.common import json_response, state_of
 from coordinator.http_metrics import BUCKETS
 from coordinator.openapi import openapi_document
+from coordinator.store.outage import DATABASE_FAILURES
 
 
 async def cluster(request: Request) -> Response:
@@ -52,7 +52,7 @@ async def ready(request: Request) -> Response:
         async with st.pool.acquire(timeout=1.0) as conn:
             await conn.fetchval("SELECT 1")
         checks["database"] = "ok"
-    except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as e:
+    except DATABASE_FAILURES as e:
         checks["database"] = f"error: {type(e).__name__}"
     live = len(st.membership.live())
     checks["nodes"] = f"{live} live" if live else "no live nodes"

@@ -21,3 +21,6 @@ UNREACHABLE: tuple[type[BaseException], ...] = (
     asyncpg.exceptions.InsufficientResourcesError,
     asyncpg.exceptions.InternalClientError,
 )
+#: Any database failure, reachable or not: for callers that answer every one the same way
+#: (unavailable now, or a one-line error), not telling a bad statement from an outage.
+DATABASE_FAILURES: tuple[type[BaseException], ...] = (*UNREACHABLE, asyncpg.PostgresError)
