@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import secrets
 from typing import Any
 
@@ -120,6 +121,7 @@ async def _estimate(st: AppState, tenant: str, items: list[dict[str, Any]],
     # One random 96-bit prefix per request and the item's position: unique ids without a
     # system call per estimate.
     prefix = "est_" + secrets.token_hex(12)
+    issued_at = datetime.datetime.now(datetime.UTC)
     for i, (item_id, row, median, found, drove, (version, seq)) in enumerate(
             zip(item_ids, rows, medians, analogies, drivers, versions, strict=True)):
         qs = dict(zip(keys, row, strict=True))
@@ -138,7 +140,8 @@ async def _estimate(st: AppState, tenant: str, items: list[dict[str, Any]],
             "analogies": found,
             "drivers": drove,
         })
-        issued.append(IssuedEstimate(est_id, tenant, item_id, qs, p10, p50, p90, version, seq))
+        issued.append(IssuedEstimate(est_id, tenant, item_id, qs, p10, p50, p90, version, seq,
+                                     issued_at))
     st.ledger.record_many(issued)
     return out
 

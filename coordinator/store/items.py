@@ -8,6 +8,10 @@ import asyncpg
 
 from coordinator.store import bulk_timeout
 
+#: An import that brings no actual, or the one the item already has, keeps the item's
+#: ``actual_seq`` and ``actual_at``: a retried actual records nothing new.
+_KEPT = "EXCLUDED.actual IS NULL OR EXCLUDED.actual = items.actual"
+
 
 async def upsert_many(
     conn: asyncpg.Connection, tenant_id: str, rows: list[tuple[dict[str, Any], int]]
@@ -15,15 +19,16 @@ async def upsert_many(
     """:func:`upsert` for many (item, seq) pairs in one round trip."""
     await conn.executemany(
         "INSERT INTO items (tenant_id, item_id, title, description, features, actual,"
-        " actual_seq, created_seq, actual_at) VALUES ($1, $2, $3, $4, $5, $6,"
+        " actual_seq, first_actual_seq, created_seq, actual_at) VALUES ($1, $2, $3, $4, $5,"
+        " $6, CASE WHEN $6::double precision IS NULL THEN NULL ELSE $7::bigint END,"
         " CASE WHEN $6::double precision IS NULL THEN NULL ELSE $7::bigint END, $7,"
         " CASE WHEN $6::double precision IS NULL THEN NULL ELSE now() END)"
         " ON CONFLICT (tenant_id, item_id) DO UPDATE SET title = EXCLUDED.title,"
         " description = EXCLUDED.description, features = EXCLUDED.features,"
         " actual = COALESCE(EXCLUDED.actual, items.actual),"
-        " actual_seq = CASE WHEN EXCLUDED.actual IS NULL THEN items.actual_seq"
-        " ELSE EXCLUDED.actual_seq END,"
-        " actual_at = CASE WHEN EXCLUDED.actual IS NULL THEN items.actual_at ELSE now() END,"
+        f" actual_seq = CASE WHEN {_KEPT} THEN items.actual_seq ELSE EXCLUDED.actual_seq END,"
+        f" actual_at = CASE WHEN {_KEPT} THEN items.actual_at ELSE now() END,"
+        " first_actual_seq = COALESCE(items.first_actual_seq, EXCLUDED.first_actual_seq),"
         " updated_at = now()",
         [
             (
@@ -53,9 +58,14 @@ async def exists(conn: asyncpg.Connection, tenant_id: str, item_id: str) -> bool
 async def set_actual(
     conn: asyncpg.Connection, tenant_id: str, item_id: str, effort: float, seq: int
 ) -> None:
-    """Record an item's actual effort."""
+    """Record an item's actual effort. The one it already has changes nothing; the first
+    one sets ``first_actual_seq``, which a correction keeps."""
     await conn.execute(
-        "UPDATE items SET actual = $3, actual_seq = $4, actual_at = now(), updated_at = now()"
+        "UPDATE items SET actual = $3,"
+        " actual_seq = CASE WHEN actual = $3 THEN actual_seq ELSE $4 END,"
+        " actual_at = CASE WHEN actual = $3 THEN actual_at ELSE now() END,"
+        " first_actual_seq = COALESCE(first_actual_seq, $4),"
+        " updated_at = CASE WHEN actual = $3 THEN updated_at ELSE now() END"
         " WHERE tenant_id = $1 AND item_id = $2",
         tenant_id,
         item_id,

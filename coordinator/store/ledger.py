@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -39,6 +40,9 @@ class IssuedEstimate(NamedTuple):
     p90: float
     model_version: str
     seq: int
+    #: When the estimate was issued (the coordinator's clock; rows of one batch request
+    #: share it and are ordered by ``id``), not when the ledger wrote it.
+    created_at: datetime.datetime
 
 
 @dataclass(frozen=True)
@@ -192,21 +196,25 @@ class LedgerWriter:
         )
 
 
+# A correction re-scores what was scored against the new actual; a row keeps the time it was
+# first resolved, so correcting an old item does not move its estimates into "last 50".
 _OUTCOME = (
     "actual = i.actual, abs_error = abs(e.p50 - i.actual),"
-    " covered80 = (i.actual BETWEEN e.p10 AND e.p90), resolved_at = i.actual_at"
+    " covered80 = (i.actual BETWEEN e.p10 AND e.p90),"
+    " resolved_at = COALESCE(e.resolved_at, i.actual_at)"
 )
-# Only an estimate made before its model saw the actual (e.seq < actual_seq) is scored: one
-# made after it had the answer among its analogies and would flatter the accuracy report.
+# Only an estimate made before its model first saw an actual of the item
+# (e.seq < first_actual_seq) is scored: one made after it had the item among its analogies,
+# with that actual, and would flatter the accuracy report.
 _RESOLVE_BY_ESTIMATE = (
     f"UPDATE estimates e SET {_OUTCOME} FROM items i WHERE e.id = ANY($1::text[])"
     " AND i.tenant_id = e.tenant_id AND i.item_id = e.item_id AND i.actual IS NOT NULL"
-    " AND e.seq < i.actual_seq"
+    " AND e.seq < i.first_actual_seq"
 )
 _RESOLVE_BY_ITEM = (
     f"UPDATE estimates e SET {_OUTCOME} FROM items i WHERE e.tenant_id = $1"
     " AND e.item_id = ANY($2::text[]) AND i.tenant_id = e.tenant_id"
-    " AND i.item_id = e.item_id AND i.actual IS NOT NULL AND e.seq < i.actual_seq"
+    " AND i.item_id = e.item_id AND i.actual IS NOT NULL AND e.seq < i.first_actual_seq"
 )
 
 
@@ -221,7 +229,7 @@ WINDOWS = {"last_50": 50, "last_200": 200, "all": None}
 _ACCURACY = """
 WITH resolved AS (
     SELECT abs_error, actual, covered80, p90 - p10 AS width,
-           row_number() OVER (ORDER BY resolved_at DESC, created_at DESC) AS recency
+           row_number() OVER (ORDER BY resolved_at DESC, created_at DESC, id DESC) AS recency
     FROM estimates WHERE tenant_id = $1 AND resolved_at IS NOT NULL
 )
 SELECT count(*) AS count, avg(abs_error) AS mae,
@@ -254,7 +262,7 @@ async def for_item(
     rows = await conn.fetch(
         "SELECT id, quantiles, p50, model_version, seq, created_at, actual, abs_error,"
         " covered80 FROM estimates"
-        " WHERE tenant_id = $1 AND item_id = $2 ORDER BY created_at",
+        " WHERE tenant_id = $1 AND item_id = $2 ORDER BY created_at, id",
         tenant_id,
         item_id,
     )

@@ -4,6 +4,8 @@ holding up the next, and deleting a tenant deletes its estimates."""
 
 from __future__ import annotations
 
+import datetime
+
 import anyio
 import asyncpg
 
@@ -11,11 +13,14 @@ from coordinator.store import create_pool
 from coordinator.store.ledger import IssuedEstimate, LedgerStatistics, LedgerWriter
 from tests.conftest import make_tenant
 
+ISSUED_AT = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
+
 
 def _issued(tenant: str, n: int, prefix: str) -> list[IssuedEstimate]:
     return [
         IssuedEstimate(f"{prefix}{i:04x}", tenant, f"item-{i}" if i % 2 else None,
-                       {"0.1": 1.0, "0.5": 2.0 + i, "0.9": 8.0}, 1.0, 2.0 + i, 8.0, "v1", i)
+                       {"0.1": 1.0, "0.5": 2.0 + i, "0.9": 8.0}, 1.0, 2.0 + i, 8.0, "v1", i,
+                       ISSUED_AT)
         for i in range(n)
     ]
 
@@ -135,7 +140,7 @@ def test_only_estimates_made_before_the_actual_are_scored(database_url: str) -> 
 
     tenant, _ = make_tenant(database_url)
     made = [IssuedEstimate(f"est_v{seq}", tenant, "done", {"0.1": 1.0, "0.5": 2.0, "0.9": 4.0},
-                           1.0, 2.0, 4.0, "v1", seq) for seq in (4, 5)]
+                           1.0, 2.0, 4.0, "v1", seq, ISSUED_AT) for seq in (4, 5)]
 
     async def run() -> tuple[list[asyncpg.Record], int | None]:
         pool = await create_pool(database_url, min_size=1, max_size=2)
@@ -162,3 +167,70 @@ def test_only_estimates_made_before_the_actual_are_scored(database_url: str) -> 
     assert [(r["id"], r["actual"], r["abs_error"]) for r in rows] == [
         ("est_v4", 3.0, 1.0), ("est_v5", None, None)]
     assert open_seq is None
+
+
+def test_a_retried_actual_scores_nothing_new_and_a_correction_rescores_in_place(
+        database_url: str) -> None:
+    """Estimates at seqs 4, 6 and 8 of one item whose first actual is at seq 5, retried
+    (the same value) at seq 7 through the actual endpoint's store call and at seq 9 through
+    an import, then corrected at seq 10. Only the estimate made before seq 5 is ever scored;
+    the retries keep the item's actual_seq and the row's resolved_at, and the correction
+    re-scores that row against the new value without moving it in the recency order. The
+    item lists its estimates in the order they were issued."""
+    from coordinator.store import items as item_store
+    from coordinator.store import ledger
+
+    tenant, _ = make_tenant(database_url)
+    made = [IssuedEstimate(f"est_{name}", tenant, "done", {"0.1": 1.0, "0.5": 2.0, "0.9": 4.0},
+                           1.0, 2.0, 4.0, "v1", seq, ISSUED_AT + datetime.timedelta(seconds=seq))
+            for name, seq in (("z", 4), ("y", 6), ("x", 8))]
+
+    async def run() -> list[tuple[object, ...]]:
+        pool = await create_pool(database_url, min_size=1, max_size=2)
+        seen = []
+
+        async def look() -> None:
+            item = await pool.fetchrow("SELECT actual, actual_seq, first_actual_seq FROM items"
+                                       " WHERE tenant_id = $1 AND item_id = 'done'", tenant)
+            rows = await pool.fetch("SELECT id, actual, resolved_at FROM estimates"
+                                    " WHERE tenant_id = $1 ORDER BY id", tenant)
+            listed = [e["id"] for e in await ledger.for_item(pool, tenant, "done")]
+            seen.append((tuple(item), [tuple(r) for r in rows], listed))
+
+        try:
+            async with pool.acquire() as conn:
+                await item_store.upsert_many(conn, tenant, [({"id": "done", "title": "t"}, 1)])
+            writer = LedgerWriter(pool, flush_interval=0.01)
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(writer.run)
+                writer.record_many(made)
+                await anyio.sleep(0.3)
+                tg.cancel_scope.cancel()
+            async with pool.acquire() as conn:
+                await item_store.set_actual(conn, tenant, "done", 3.0, 5)
+                await ledger.resolve(conn, tenant, ["done"])
+                await look()
+                await item_store.set_actual(conn, tenant, "done", 3.0, 7)
+                await ledger.resolve(conn, tenant, ["done"])
+                await item_store.upsert_many(conn, tenant, [
+                    ({"id": "done", "title": "t", "actual": 3.0}, 9)])
+                await ledger.resolve(conn, tenant, ["done"])
+                await look()
+                await item_store.set_actual(conn, tenant, "done", 12.0, 10)
+                await ledger.resolve(conn, tenant, ["done"])
+                await look()
+            return seen
+        finally:
+            await pool.close()
+
+    first, retried, corrected = anyio.run(run)
+    assert first[0] == (3.0, 5, 5)
+    resolved_at = first[1][2][2]
+    assert resolved_at is not None
+    assert [(r[0], r[1]) for r in first[1]] == [
+        ("est_x", None), ("est_y", None), ("est_z", 3.0)]
+    assert retried == first
+    assert corrected[0] == (12.0, 10, 5)
+    assert corrected[1] == [("est_x", None, None), ("est_y", None, None),
+                            ("est_z", 12.0, resolved_at)]
+    assert corrected[2] == ["est_z", "est_y", "est_x"]

@@ -211,6 +211,44 @@ def test_estimate_outcomes_are_recorded_and_reported(cluster3: LocalCluster,
         assert 0.0 <= window["coverage80"] <= 1.0 and window["mae"] > 0
 
 
+def test_a_retried_actual_changes_no_score_and_a_correction_only_rescores(
+        cluster3: LocalCluster, database_url: str) -> None:
+    """An estimate before the actual is scored; one after it is not, and stays unscored when
+    the same actual comes again (retried, or re-imported) and when it is corrected. The
+    correction re-scores the first estimate against the new value, and the item lists its
+    estimates in the order they were issued."""
+    _, key = make_tenant(database_url)
+    with client(cluster3, key) as c:
+        assert c.post("/v1/items", json={"items": HISTORY}).status_code == 201
+        assert c.post("/v1/items", json={"items": [
+            {"id": "n0", "title": "Fix crash 0", "features": {"size": 2}}]}).status_code == 201
+        ask = {"title": "Fix crash 0", "item_id": "n0", "features": {"size": 2}}
+        before = c.post("/v1/estimates", json=ask).json()
+        first = c.post("/v1/items/n0/actual", json={"effort": 2.0}).json()
+        after = c.post("/v1/estimates", json={**ask, "min_seq": first["seq"]}).json()
+        time.sleep(0.3)  # the ledger writes in batches off the request path
+        scored = c.get("/v1/models/accuracy").json()
+        assert scored["estimates_resolved"] == 1
+        again = c.post("/v1/items/n0/actual", json={"effort": 2.0})
+        assert again.status_code == 200
+        assert c.post("/v1/items", json={"items": [
+            {"id": "n0", "title": "Fix crash 0", "features": {"size": 2},
+             "actual": 2.0}]}).status_code == 201
+        assert c.get("/v1/models/accuracy").json() == scored
+        item = c.get("/v1/items/n0").json()
+        assert item["actual_seq"] == first["seq"]
+        assert [e["id"] for e in item["estimates"]] == [before["id"], after["id"]]
+        assert [e["actual"] for e in item["estimates"]] == [2.0, None]
+        assert c.post("/v1/items/n0/actual", json={"effort": 9.0}).status_code == 200
+        item = c.get("/v1/items/n0").json()
+        assert [e["id"] for e in item["estimates"]] == [before["id"], after["id"]]
+        assert [e["actual"] for e in item["estimates"]] == [9.0, None]
+        assert item["estimates"][0]["abs_error"] == pytest.approx(abs(before["p50"] - 9.0))
+        acc = c.get("/v1/models/accuracy").json()
+        assert acc["estimates_resolved"] == 1
+        assert acc["windows"]["all"]["mae"] == pytest.approx(abs(before["p50"] - 9.0))
+
+
 def _validator(spec: dict, schema: dict) -> jsonschema.Draft202012Validator:
     """A validator of ``schema`` whose references resolve in the OpenAPI document."""
     return jsonschema.Draft202012Validator({**schema, "components": spec["components"]})
