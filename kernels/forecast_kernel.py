@@ -22,6 +22,8 @@ from numpy.typing import NDArray
 
 #: Distribution kinds of a task.
 KIND_FIXED, KIND_PERT, KIND_GRID = 0, 1, 2
+#: beta-PERT tables span normal scores [-PERT_TABLE_Z, PERT_TABLE_Z] (see ``table_value``).
+PERT_TABLE_Z = 8.5
 
 
 @njit(cache=True, inline="always")
@@ -110,10 +112,16 @@ def grid_value(z: float, grid_z: NDArray[np.float64], grid_log: NDArray[np.float
 
 
 @njit(cache=True)
-def table_value(u: float, tables: NDArray[np.float64], r: int) -> float:
-    """Inverse CDF tabulated in row ``r`` on a uniform probability grid, interpolated."""
-    pos = u * (tables.shape[1] - 1)
-    j = min(int(pos), tables.shape[1] - 2)
+def table_value(z: float, tables: NDArray[np.float64], r: int) -> float:
+    """Inverse CDF at normal score ``z`` from row ``r``, tabulated at evenly spaced normal
+    scores over [-PERT_TABLE_Z, PERT_TABLE_Z]: interpolated, and the ends beyond them."""
+    last = tables.shape[1] - 1
+    pos = (z + PERT_TABLE_Z) * (last / (2.0 * PERT_TABLE_Z))
+    if pos <= 0.0:
+        return tables[r, 0]
+    if pos >= last:
+        return tables[r, last]
+    j = min(int(pos), last - 1)
     frac = pos - j
     return tables[r, j] + frac * (tables[r, j + 1] - tables[r, j])
 
@@ -142,10 +150,10 @@ def simulate_trials(
 ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.int64], NDArray[np.float32]]:
     """Simulate trials ``start .. start+count-1``.
 
-    Task ``i`` is fixed (``value[i]``), beta-PERT (inverse CDF in ``tables[row[i]]``) or a
-    log-scale quantile grid (``grid_log[row[i]]`` at normal scores ``grid_z``). With
-    ``rho > 0`` a task's uniform is ``Phi(sqrt(rho) Z + sqrt(1 - rho) eps)``. A risk event
-    that occurs adds its extra effort to each task it lists.
+    Task ``i`` is fixed (``value[i]``), beta-PERT (inverse CDF in ``tables[row[i]]``, by
+    normal score) or a log-scale quantile grid (``grid_log[row[i]]`` at normal scores
+    ``grid_z``). With ``rho > 0`` a task's normal score is ``sqrt(rho) Z + sqrt(1 - rho)
+    eps``. A risk event that occurs adds its extra effort to each task it lists.
 
     Returns per-trial total effort and critical-path duration, per-task counts of trials
     in which the task has zero slack, and the efforts of trials with index below
@@ -173,15 +181,12 @@ def simulate_trials(
                 if kind[i] == 0:
                     eff[i] = value[i]
                     continue
-                u = draw_uniform(key, 1 + i)
+                z = norm_ppf(draw_uniform(key, 1 + i))
+                if rho > 0.0:
+                    z = a * z0 + b * z
                 if kind[i] == 1:
-                    if rho > 0.0:
-                        u = norm_cdf(a * z0 + b * norm_ppf(u))
-                    eff[i] = table_value(u, tables, row[i])
+                    eff[i] = table_value(z, tables, row[i])
                 else:
-                    z = norm_ppf(u)
-                    if rho > 0.0:
-                        z = a * z0 + b * z
                     eff[i] = math.exp(grid_value(z, grid_z, grid_log, row[i]))
             for r in range(n_risk):
                 if draw_uniform(key, 1 + n + r) < risk_prob[r]:

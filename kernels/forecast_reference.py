@@ -1,7 +1,7 @@
 """Plain-numpy reference of the forecast kernel, vectorised over trials.
 
 The same simulation as :func:`kernels.forecast_kernel.simulate_trials`, written with numpy
-and scipy (``ndtri``/``ndtr``, ``np.interp``) instead of compiled loops: the tests check
+and scipy (``ndtri``, ``np.interp``) instead of compiled loops: the tests check
 the kernel against it, and the benchmark times the kernel against it.
 """
 
@@ -12,6 +12,7 @@ from numpy.typing import NDArray
 from scipy import special
 
 from kernels.forecast import KIND_FIXED, KIND_GRID, KIND_PERT, ForecastPart, ForecastPlan
+from kernels.forecast_kernel import PERT_TABLE_Z
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 
@@ -43,12 +44,12 @@ def _efforts(plan: ForecastPlan, u: NDArray[np.float64]) -> NDArray[np.float64]:
     row, tables = plan.pert_tables
     pert = np.flatnonzero(plan.kind == KIND_PERT)
     if pert.size:
-        up = u[:, 1 + pert]
+        zp = special.ndtri(u[:, 1 + pert])
         if rho > 0:
-            up = special.ndtr(a * z0[:, None] + b * special.ndtri(up))
-        size = tables.shape[1]
-        pos = up * (size - 1)
-        j = np.minimum(pos.astype(np.int64), size - 2)
+            zp = a * z0[:, None] + b * zp
+        last = tables.shape[1] - 1
+        pos = np.clip((zp + PERT_TABLE_Z) * (last / (2.0 * PERT_TABLE_Z)), 0.0, last)
+        j = np.minimum(pos.astype(np.int64), last - 1)
         t = tables[row[pert]]
         lo = np.take_along_axis(t, j.T, axis=1).T
         hi = np.take_along_axis(t, j.T + 1, axis=1).T

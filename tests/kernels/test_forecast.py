@@ -91,6 +91,25 @@ def test_chain_of_pert_tasks_has_the_sum_of_pert_means() -> None:
     assert s.effort.values[1] == pytest.approx(expected, rel=0.01)
 
 
+@pytest.mark.parametrize("points", [(0.0, 1.0, 100.0), (2.0, 5.0, 14.0)])
+def test_pert_tails_hold_their_probability(points: tuple[float, float, float]) -> None:
+    """Of 1,000,000 draws of one skewed beta-PERT task, 0.1% and 0.01% fall beyond the
+    exact P99.9 and P99.99, and 0.1% below the exact P0.1 (within four binomial standard
+    deviations): the tails of the tabulated inverse CDF are the distribution's."""
+    from scipy import stats
+
+    o, m, p = points
+    alpha, beta = 1 + 4 * (m - o) / (p - o), 1 + 4 * (p - m) / (p - o)
+    n = 1_000_000
+    totals = simulate_part(make_plan([pert(o, m, p)]), 0, n, 11).totals
+    for tail, beyond in ((1e-3, True), (1e-4, True), (1e-3, False)):
+        level = 1 - tail if beyond else tail
+        exact = o + (p - o) * stats.beta.ppf(level, alpha, beta)
+        share = np.mean(totals > exact) if beyond else np.mean(totals < exact)
+        assert abs(share - tail) < 4 * np.sqrt(tail * (1 - tail) / n), (level, share)
+    assert totals.std() == pytest.approx((p - o) * stats.beta.std(alpha, beta), rel=2e-3)
+
+
 def test_parallel_identical_tasks_share_criticality() -> None:
     k = 4
     plan = make_plan([pert(1, 2, 4) for _ in range(k)] + [fixed(1, list(range(k)))])
