@@ -13,12 +13,14 @@ refit, with it left out). From these it derives
 The inflation adapts online (adaptive conformal inference): every new record that falls
 outside the current central ``level`` band raises it, every one inside lowers it, so the
 long-run miss rate is held at ``1 - level`` even when accuracy drifts. Together with the
-sliding window this follows a tenant whose work changes.
+sliding window this follows a tenant whose work changes. Records carry their item's id: when
+an item's actual is corrected, its old record and the inflation step it gave are dropped.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -77,6 +79,12 @@ class ConformalCalibrator:
         self.min_records = min_records
         self.ys = np.zeros(0)
         self.comps = np.zeros((0, n_components))
+        #: The item each record is of ("" where unknown), so that a replaced item's record
+        #: can go (:meth:`drop`).
+        self.ids: list[str] = []
+        #: How much each record moved the log inflation when it was added (0 for records a
+        #: refit computed), so that dropping it undoes its step too.
+        self.steps = np.zeros(0)
         self.inflation = 1.0
         self._weights: NDArray[np.float64] | None = None
         self._residuals: NDArray[np.float64] | None = None
@@ -97,25 +105,50 @@ class ConformalCalibrator:
         self._residuals = None
         self._quantiles.clear()
 
-    def reset(self, ys: NDArray[np.float64], comps: NDArray[np.float64]) -> None:
-        """Replace the records (e.g. by leave-one-out ones after a refit); inflation back to 1."""
+    def reset(self, ys: NDArray[np.float64], comps: NDArray[np.float64],
+              ids: Sequence[str] | None = None) -> None:
+        """Replace the records (e.g. by leave-one-out ones after a refit) of the items
+        ``ids`` (unknown if None); inflation back to 1."""
         self.ys = np.asarray(ys, dtype=np.float64)[-self.window :].copy()
         self.comps = np.asarray(comps, dtype=np.float64).reshape(-1, self.n_components)
         self.comps = self.comps[-self.window :].copy()
+        self.ids = list(ids)[-self.window :] if ids is not None else [""] * self.n_records
+        if len(self.ids) != self.n_records:
+            raise ValueError("need one id per record")
+        self.steps = np.zeros(self.n_records)
         self.inflation = 1.0
         self._changed()
 
-    def add(self, y: float, comps: NDArray[np.float64]) -> None:
-        """Append one out-of-sample record, first adapting the inflation to whether it
-        fell inside the current band."""
+    def drop(self, item_id: str) -> None:
+        """Remove the records of an item whose actual was replaced: its old actual is no
+        longer evidence of how well the models do. The step each gave the inflation is
+        taken back (exactly, unless the inflation met a bound since)."""
+        if not item_id or item_id not in self.ids:
+            return
+        keep = np.array([i != item_id for i in self.ids])
+        back = float(self.steps[~keep].sum())
+        self.inflation = min(max(self.inflation * math.exp(-back), 0.5), 3.0)
+        self.ys, self.comps, self.steps = self.ys[keep], self.comps[keep], self.steps[keep]
+        self.ids = [i for i in self.ids if i != item_id]
+        self._changed()
+
+    def add(self, y: float, comps: NDArray[np.float64], item_id: str = "") -> None:
+        """Append one out-of-sample record of ``item_id``, first adapting the inflation to
+        whether it fell inside the current band."""
+        moved = 0.0
         if self.ready:
             lo, hi = self.residual_quantiles(np.array([0.5 - self.level / 2, 0.5 + self.level / 2]))
             r = y - float(self.blend(comps[None, :])[0])
             miss = 0.0 if lo <= r <= hi else 1.0
+            before = self.inflation
             self.inflation *= math.exp(self.step * (miss - (1.0 - self.level)))
             self.inflation = min(max(self.inflation, 0.5), 3.0)
+            moved = math.log(self.inflation / before)
+        self.steps = np.append(self.steps, moved)[-self.window :]
         self.ys = np.append(self.ys, y)[-self.window :]
         self.comps = np.vstack([self.comps, comps[None, :]])[-self.window :]
+        self.ids.append(item_id)
+        del self.ids[: -self.window]
         self._changed()
 
     def weights(self) -> NDArray[np.float64]:
@@ -196,7 +229,8 @@ class ConformalCalibrator:
 
     def to_state(self) -> dict[str, Any]:
         """Plain-data snapshot."""
-        return {"ys": self.ys.copy(), "comps": self.comps.copy(), "inflation": self.inflation}
+        return {"ys": self.ys.copy(), "comps": self.comps.copy(), "ids": list(self.ids),
+                "steps": self.steps.copy(), "inflation": self.inflation}
 
     def load_state(self, state: dict[str, Any]) -> None:
         """Restore records and inflation from :meth:`to_state` output."""
@@ -204,5 +238,11 @@ class ConformalCalibrator:
         self.comps = np.array(state["comps"], dtype=np.float64).reshape(-1, self.n_components)
         if self.comps.shape[0] != self.ys.shape[0]:
             raise ValueError("calibration state: records and predictions differ in length")
+        # Snapshots from before records carried their item have none: unknown items.
+        n = self.ys.shape[0]
+        self.ids = [str(i) for i in state.get("ids", [""] * n)]
+        self.steps = np.array(state.get("steps", np.zeros(n)), dtype=np.float64).reshape(-1)
+        if len(self.ids) != n or self.steps.shape[0] != n:
+            raise ValueError("calibration state: records, ids and steps differ in length")
         self.inflation = float(state["inflation"])
         self._changed()

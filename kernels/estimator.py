@@ -242,7 +242,7 @@ class Estimator:
         )
         if comps is not None:
             comps[0] = fits[-1]
-            self._calibrator.add(float(logs[-1]), comps)
+            self._calibrator.add(float(logs[-1]), comps, items.ids[int(new_rows[-1])])
         vectors = fold_rows(*items.rows(new_rows), self.config.text_start,
                             self.config.analogy_width)  # fmt: skip
         self._index.add(vectors, new_rows)
@@ -253,6 +253,7 @@ class Estimator:
                 self._forget(int(old))
 
     def _forget(self, row: int) -> None:
+        self._calibrator.drop(self._items.ids[row])
         self._index.delete(row)
         self._median.remove(math.log(float(self._items.efforts[row])))
 

@@ -197,5 +197,5 @@ def refit_estimator(est: Estimator) -> Estimator:
             cfg = dataclasses.replace(cfg, analogy_k=chosen_k)
             new.config = cfg
         comps[:, 2] = new._median.median()
-        new._calibrator.reset(logs[rows], comps)
+        new._calibrator.reset(logs[rows], comps, [items.ids[r] for r in rows])
     return new

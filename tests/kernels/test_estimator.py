@@ -133,6 +133,29 @@ def test_relearning_an_item_replaces_its_actual() -> None:
 
 
 
+def test_a_corrected_actual_leaves_no_trace_in_the_calibration() -> None:
+    """An item learned with a wrong actual (one the intervals miss), then corrected,
+    predicts as if only the right actual had ever come, without a refit: the wrong
+    actual's calibration record goes, and so does the step it gave the inflation. A
+    snapshot keeps what a later correction needs."""
+    ids, titles, descs, _, efforts = synthetic(40, 4)
+    feats: list[dict[str, Any]] = [{"team": "web"}] * 40  # no numeric scaling involved
+    right = Estimator(SMALL)
+    right.learn_many(ids, titles, descs, feats, efforts)
+    corrected = Estimator(SMALL)
+    corrected.learn_many(ids[:39], titles[:39], descs[:39], feats[:39], efforts[:39])
+    corrected.learn(ids[39], titles[39], descs[39], feats[39], 1000.0 * efforts[39])
+    assert corrected._calibrator.inflation != right._calibrator.inflation
+    restored = Estimator.from_state(_unpack(_pack(corrected.to_state())))
+    for est in (corrected, restored):
+        est.learn(ids[39], titles[39], descs[39], feats[39], efforts[39])
+        assert est._calibrator.ids == ids
+        assert est._calibrator.inflation == pytest.approx(right._calibrator.inflation)
+        _, q_t, q_d, _, _ = synthetic(15, 5)
+        predictions_equal(est.predict_many(q_t, q_d, feats[:15], Q),
+                          right.predict_many(q_t, q_d, feats[:15], Q), rtol=1e-7)
+
+
 def _same_state(a: Estimator, b: Estimator) -> bool:
     sa, sb = _unpack(_pack(a.to_state())), _unpack(_pack(b.to_state()))
     return _pack(sa) == _pack(sb)
