@@ -238,10 +238,9 @@ class ConformalCalibrator:
         self.comps = np.array(state["comps"], dtype=np.float64).reshape(-1, self.n_components)
         if self.comps.shape[0] != self.ys.shape[0]:
             raise ValueError("calibration state: records and predictions differ in length")
-        # Snapshots from before records carried their item have none: unknown items.
         n = self.ys.shape[0]
-        self.ids = [str(i) for i in state.get("ids", [""] * n)]
-        self.steps = np.array(state.get("steps", np.zeros(n)), dtype=np.float64).reshape(-1)
+        self.ids = [str(i) for i in state["ids"]]
+        self.steps = np.array(state["steps"], dtype=np.float64).reshape(-1)
         if len(self.ids) != n or self.steps.shape[0] != n:
             raise ValueError("calibration state: records, ids and steps differ in length")
         self.inflation = float(state["inflation"])

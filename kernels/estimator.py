@@ -43,7 +43,7 @@ from kernels.numeric_scaling import NumericScaler
 from kernels.prediction import Prediction, Predictions
 from kernels.running_median import RunningMedian
 
-STATE_VERSION = 4
+STATE_VERSION = 5
 N_COMPONENTS = 3
 _LOG_LIMIT = 700.0  # keeps exp() of extreme quantiles finite and > 0
 
@@ -76,7 +76,7 @@ class Estimator:
     """
 
     #: Identifies the kind of model in model versions.
-    model_name = "reckon-blend.v4"
+    model_name = "reckon-blend.v5"
 
     def __init__(
         self,

@@ -13,7 +13,7 @@ Refits run in the background: when the tenant's history has grown enough (see
 while the current model keeps serving and learning. What it learns meanwhile is recorded
 and replayed into the refitted model, which is then swapped in between two messages; the
 model version names the refit and the log prefix it was fitted on
-(``reckon-blend.v4+refit2.s780/acme@812``), so one version string means one model.
+(``reckon-blend.v5+refit2.s780/acme@812``), so one version string means one model.
 The tenant's first owner also saves snapshots (:mod:`node.snapshots`) for the next node
 that loads the tenant: each refitted model, and the model in use whenever the events since
 the last snapshot reach ``snapshot_every`` (and a quarter of the log), so that node replays
@@ -215,7 +215,7 @@ class TenantEstimator(Actor):
     def model_version(self) -> str:
         """Identifies the model state: the model kind, the refits it went through, the
         snapshot it was restored from, if any, and the event prefix it was folded from
-        (``reckon-blend.v4+refit2.s780.r5900/acme@6012``). A restored model answers as its
+        (``reckon-blend.v5+refit2.s780.r5900/acme@6012``). A restored model answers as its
         original did at the snapshot's seq, but learns what follows in other batches (a
         batch adapts the intervals on its last items only, see Estimator.learn_many) and,
         restored between refits, with other random levels in its analogy graph: it is
