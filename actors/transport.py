@@ -180,10 +180,15 @@ class Transport:
             c.envelopes_dropped += decoded.dropped
             c.envelopes_in += len(decoded.envelopes)
             for env in decoded.envelopes:
-                deliver(env)
+                try:
+                    deliver(env)
+                except Exception:  # one envelope must never end the receive loop
+                    c.envelopes_dropped += 1
+                    log.exception("delivering %s to %r failed", env.type, env.target[:200])
 
     def send(self, address: str, env: Envelope) -> bool:
-        """Queue ``env`` for the peer at ``address``; False if dropped (queue full).
+        """Queue ``env`` for the peer at ``address``; False if dropped (queue full, or an
+        address nng cannot dial).
 
         Encoding happens here, in the caller's task, so an unencodable or oversized message
         fails for its sender (``TypeError`` / :class:`ProtocolError`) instead of a whole batch.
@@ -195,6 +200,9 @@ class Transport:
                 f"{self._config.max_frame_bytes}"
             )
         peer = self._peers.get(address) or self._open_peer(address)
+        if peer is None:
+            self._counters.send_dropped += 1
+            return False
         try:
             peer.send.send_nowait(data)
         except anyio.WouldBlock:
@@ -207,7 +215,8 @@ class Transport:
         peer = self._peers.get(address)
         return bool(peer and peer.pipes)
 
-    def _open_peer(self, address: str) -> _Peer:
+    def _open_peer(self, address: str) -> _Peer | None:
+        """A sender to ``address``, or None if nng cannot dial it (not an address)."""
         cfg = self._config
         sock = pynng.Push0(
             send_timeout=cfg.send_timeout_ms,
@@ -222,7 +231,12 @@ class Transport:
         # Keyed by nng's pipe id: the Python wrapper objects are not stable identities.
         sock.add_post_pipe_connect_cb(lambda pipe: peer.pipes.add(pipe.id))
         sock.add_post_pipe_remove_cb(lambda pipe: peer.pipes.discard(pipe.id))
-        sock.dial(address, block=False)
+        try:
+            sock.dial(address, block=False)
+        except pynng.NNGException as e:
+            sock.close()
+            log.warning("cannot dial %r: %s", address[:200], e)
+            return None
         self._peers[address] = peer
         if self._tg is not None:
             self._tg.start_soon(self._sender, peer)

@@ -13,6 +13,7 @@ Every frame from a peer is untrusted: :func:`decode_frame` turns every way a fra
 from __future__ import annotations
 
 import hmac
+import re
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any
@@ -28,6 +29,13 @@ MAC_BYTES = 16
 NDARRAY_EXT = 1
 # dtype kinds that can be rebuilt from raw bytes safely (no object arrays, ever).
 _SAFE_DTYPE_KINDS = frozenset("biufc?")
+#: An nng address a reply can go to: a transport scheme and a host or path, no spaces.
+_ADDRESS = re.compile(r"(?:tcp|tcp4|tcp6|ipc|inproc|abstract|tls\+tcp|ws|wss)://\S+")
+
+
+def is_address(value: object) -> bool:
+    """Whether ``value`` is an nng address this system can dial (``tcp://host:port`` etc.)."""
+    return isinstance(value, str) and len(value) <= 512 and _ADDRESS.fullmatch(value) is not None
 
 
 class Kind(IntEnum):
@@ -141,6 +149,8 @@ def decode_envelope(data: Any) -> Envelope:
         raise ProtocolError("sender, target and type must be strings")
     if len(sender) > 512 or len(target) > 512 or len(type_) > 128:
         raise ProtocolError("envelope header field too long")
+    if not is_address(sender):
+        raise ProtocolError(f"sender {sender[:80]!r} is not an address to answer")
     return Envelope(Kind(kind), cid, sender, target, type_, body, version)
 
 

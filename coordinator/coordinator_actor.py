@@ -21,13 +21,16 @@ from actors.messages import (
     SnapshotPart,
     TenantEvents,
 )
-from actors.wire import pack
-from coordinator.membership import Membership
+from actors.wire import is_address, pack
+from coordinator.membership import Membership, TooManyNodes
 from coordinator.snapshot_assembly import SnapshotAssembly, SnapshotRefused
 from coordinator.store import events, snapshots
 from coordinator.store.outage import DATABASE_FAILURES
 
 COORDINATOR_ACTOR = "coordinator"
+#: Bounds on what a heartbeat may carry (a node's own stats are a few hundred bytes).
+MAX_NODE_ID = 200
+MAX_STATS_BYTES = 16 * 1024
 
 
 class CoordinatorActor(Actor):
@@ -47,7 +50,16 @@ class CoordinatorActor(Actor):
 
     @handles(Heartbeat)
     async def on_heartbeat(self, msg: Heartbeat, sender: str) -> ClusterView:
-        self.membership.beat(msg.node_id, msg.address, msg.draining, msg.stats)
+        if not is_address(msg.address):
+            raise Refused("bad_request", f"address {msg.address[:80]!r} is not an nng address")
+        if not 0 < len(msg.node_id) <= MAX_NODE_ID:
+            raise Refused("bad_request", f"node_id must have 1 to {MAX_NODE_ID} characters")
+        if msg.stats is not None and len(pack(msg.stats)) > MAX_STATS_BYTES:
+            raise Refused("bad_request", f"stats over {MAX_STATS_BYTES} bytes")
+        try:
+            self.membership.beat(msg.node_id, msg.address, msg.draining, msg.stats)
+        except TooManyNodes as e:
+            raise Refused("unavailable", str(e)) from e
         self.snapshots.expire()
         return self.view()
 

@@ -36,6 +36,16 @@ class MembershipStatistics:
     ring_changes: int
 
 
+#: A node not heard from for this long is forgotten (and leaves ``/v1/cluster``) when
+#: another node joins; a cluster that knows this many nodes refuses new ones until then.
+FORGET_AFTER = 3600.0
+MAX_NODES = 1024
+
+
+class TooManyNodes(Exception):
+    """A join refused: :data:`MAX_NODES` nodes heard from within :data:`FORGET_AFTER`."""
+
+
 class Membership:
     """Tracks nodes and hands out the current :class:`Ring` of live, non-draining nodes."""
 
@@ -51,9 +61,14 @@ class Membership:
 
     def beat(self, node_id: str, address: str, draining: bool,
              stats: dict[str, Any] | None) -> None:
-        """Record a heartbeat (the first one is the node joining)."""
+        """Record a heartbeat (the first one is the node joining).
+
+        Raises :class:`TooManyNodes` for a join when :data:`MAX_NODES` are known."""
         info = self._nodes.get(node_id)
         if info is None:
+            self._forget_silent()
+            if len(self._nodes) >= MAX_NODES:
+                raise TooManyNodes(f"{len(self._nodes)} nodes are known already")
             self._nodes[node_id] = NodeInfo(node_id, address, self._clock(), draining, stats)
         else:
             info.address, info.last_seen = address, self._clock()
@@ -61,6 +76,16 @@ class Membership:
         speaks = (stats or {}).get("speaks")
         self._speaks[address] = frozenset(
             t for t in (speaks if isinstance(speaks, list) else []) if isinstance(t, str))
+
+    def _forget_silent(self) -> None:
+        """Drop nodes not heard from for :data:`FORGET_AFTER` seconds."""
+        deadline = self._clock() - FORGET_AFTER
+        gone = [k for k, n in self._nodes.items() if n.last_seen < deadline]
+        for k in gone:
+            del self._nodes[k]
+        if gone:
+            used = {n.address for n in self._nodes.values()}
+            self._speaks = {a: t for a, t in self._speaks.items() if a in used}
 
     def leave(self, node_id: str) -> None:
         """A node said it is going: stop routing to it now."""

@@ -191,6 +191,34 @@ async def test_malformed_frames_are_dropped_and_counted(anyio_backend):
         tg.cancel_scope.cancel()
 
 
+@pytest.mark.anyio
+@pytest.mark.parametrize("anyio_backend", ["trio"])
+async def test_authenticated_asks_from_senders_nng_cannot_dial_change_nothing(anyio_backend):
+    """Asks that need an error answer (unknown type, unknown actor) from a sender that is no
+    address, or one nng refuses to dial, are dropped; the system goes on serving. An ask
+    of its own to such an address fails at once instead of raising from nng."""
+    async with anyio.create_task_group() as tg:
+        a, b = await _pair(tg)
+        b.spawn("echo", Echo)
+        asks = [Envelope(Kind.ASK, i + 1, sender, target, type_, {})
+                for i, (sender, target, type_) in enumerate([
+                    ("garbage", "echo", "no-such-type.v1"),
+                    ("tcp://a", "echo", "no-such-type.v1"),
+                    ("tcp://a", "nobody", Ping.TYPE),
+                    ("ipc://", "echo", "no-such-type.v1")])]
+        with pynng.Push0(dial=b.address) as raw:
+            for env in asks:
+                await raw.asend(encode_frame([encode_envelope(env)], SECRET))
+            await anyio.sleep(0.3)
+        stats = b.transport.statistics()
+        assert stats.envelopes_dropped == 2  # "garbage" and "ipc://" are no addresses
+        assert stats.send_dropped == 2  # the error answers to "tcp://a"
+        assert await a.ref(b.address, "echo").ask(Ping("alive"), timeout=5) == Pong("alive")
+        with pytest.raises(RemoteError, match="cannot queue"):
+            await b.ref("tcp://a", "echo").ask(Ping(""), timeout=1)
+        tg.cancel_scope.cancel()
+
+
 @pytest.mark.parametrize("anyio_backend", BACKENDS)
 @pytest.mark.anyio
 async def test_a_flood_of_frames_is_received_whole(anyio_backend):

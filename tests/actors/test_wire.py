@@ -67,7 +67,7 @@ def test_frame_round_trip_with_batch():
 
 
 def test_frame_with_wrong_secret_is_rejected():
-    frame = encode_frame([encode_envelope(Envelope(Kind.TELL, 0, "a", "b", "t", {}))], SECRET)
+    frame = encode_frame([encode_envelope(Envelope(Kind.TELL, 0, "tcp://a", "b", "t", {}))], SECRET)
     with pytest.raises(ProtocolError, match="authentication"):
         decode_frame(frame, b"other", 1 << 20)
 
@@ -79,7 +79,7 @@ def test_oversized_frame_is_rejected():
 
 
 def test_bad_envelopes_are_dropped_individually():
-    good = encode_envelope(Envelope(Kind.TELL, 0, "a", "b", "t", {}))
+    good = encode_envelope(Envelope(Kind.TELL, 0, "tcp://a", "b", "t", {}))
     frame = encode_frame([good, b"\xc1garbage", pack([1, 2, 3]), good], SECRET)
     decoded = decode_frame(frame, SECRET, 1 << 20)
     assert len(decoded.envelopes) == 2

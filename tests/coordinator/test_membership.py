@@ -1,5 +1,11 @@
 """Membership: heartbeats, expiry, draining, ring rebuilds."""
 
+import anyio
+import pytest
+
+from actors import Refused
+from actors.messages import Heartbeat
+from coordinator.coordinator_actor import MAX_STATS_BYTES, CoordinatorActor
 from coordinator.membership import Membership
 
 
@@ -55,3 +61,40 @@ def test_the_message_types_a_node_announces_follow_its_latest_heartbeat():
     assert not m.speaks("tcp://unknown", "estimate-json.v1")
     m.beat("a", "tcp://a", False, None)  # restarted as an older release
     assert not m.speaks("tcp://a", "estimate-json.v1")
+
+
+def test_long_silent_nodes_are_forgotten_and_joins_are_bounded():
+    from coordinator import membership as mod
+
+    clock = Clock()
+    m = Membership(heartbeat_timeout=2.0, replication=1, clock=clock)
+    m.beat("old", "tcp://old:1", False, {"speaks": ["x.v1"]})
+    clock.now += mod.FORGET_AFTER - 1
+    m.beat("b", "tcp://b:1", False, None)
+    assert {n.node_id for n in m.nodes()} == {"old", "b"}  # dead, still listed
+    clock.now += 2
+    m.beat("c", "tcp://c:1", False, None)  # a join forgets what has been silent too long
+    assert {n.node_id for n in m.nodes()} == {"b", "c"}
+    assert not m.speaks("tcp://old:1", "x.v1")
+    for i in range(mod.MAX_NODES - 2):
+        m.beat(f"n{i}", f"tcp://n:{i}", False, None)
+    with pytest.raises(mod.TooManyNodes):
+        m.beat("one-too-many", "tcp://z:1", False, None)
+    m.beat("b", "tcp://b:1", False, None)  # known nodes still beat
+    assert len(m.nodes()) == mod.MAX_NODES
+
+
+def test_heartbeats_that_cannot_be_a_member_are_refused():
+    """A beat whose address nng cannot dial (every ask routed to it would fail), with an
+    empty or huge node id, or with oversized stats, is refused and joins nothing."""
+    m = Membership(heartbeat_timeout=2.0, replication=1)
+    actor = CoordinatorActor("c1", None, m)  # type: ignore[arg-type]  # no database needed
+    for beat in (Heartbeat("n1", "garbage"), Heartbeat("n1", "tcp://a b:1"),
+                 Heartbeat("", "tcp://n:1"), Heartbeat("n" * 201, "tcp://n:1"),
+                 Heartbeat("n1", "tcp://n:1", stats={"x": "y" * MAX_STATS_BYTES})):
+        with pytest.raises(Refused, match="bad_request"):
+            anyio.run(actor.on_heartbeat, beat, "tcp://n:1")
+    assert m.nodes() == []
+    view = anyio.run(actor.on_heartbeat, Heartbeat("n1", "tcp://n:1", stats={"a": 1}),
+                     "tcp://n:1")
+    assert view.members == [["n1", "tcp://n:1"]]
