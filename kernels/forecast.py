@@ -66,6 +66,10 @@ def _arr(d: dict[str, Any], name: str, dtype: Any, ndim: int) -> NDArray[Any]:
         raise ValueError(f"{name}: expected {ndim} dimensions, got {a.ndim}")
     if a.size and not np.can_cast(a.dtype, dtype, casting="same_kind"):
         raise ValueError(f"{name}: expected {np.dtype(dtype)}, got {a.dtype}")
+    if a.size and np.issubdtype(dtype, np.integer) and np.issubdtype(a.dtype, np.integer):
+        info = np.iinfo(dtype)  # a narrowing cast would wrap (kind 257 would read as 1)
+        if a.min() < info.min or a.max() > info.max:
+            raise ValueError(f"{name}: values out of the range of {np.dtype(dtype)}")
     return np.ascontiguousarray(a, dtype=dtype)
 
 
@@ -140,8 +144,11 @@ class ForecastPlan:
             raise ValueError("grid_row refers to missing grid rows")
         r = self.risk_prob.shape[0]
         if self.risk_extra.shape != (r,) or self.risk_ptr.shape != (r + 1,) or (
-                len(self.risk_ids) != r or self.risk_ptr[-1] != self.risk_tasks.shape[0]):
+                len(self.risk_ids) != r):
             raise ValueError("risk arrays disagree in length")
+        if self.risk_ptr[0] != 0 or np.any(np.diff(self.risk_ptr) < 0) or (
+                self.risk_ptr[-1] != self.risk_tasks.shape[0]):
+            raise ValueError("risk_ptr is not a CSR index of risk_tasks")
         if self.risk_tasks.size and (self.risk_tasks.min() < 0 or self.risk_tasks.max() >= n):
             raise ValueError("risk_tasks refers to unknown tasks")
         if np.any(~(self.risk_prob >= 0) | (self.risk_prob > 1)) or np.any(
@@ -149,6 +156,8 @@ class ForecastPlan:
             raise ValueError("risk probabilities must be in [0, 1], extra efforts >= 0")
         if not 0.0 <= self.correlation < 1.0:
             raise ValueError("correlation must be in [0, 1)")
+        if not 0 <= self.sensitivity_trials < 2**62:
+            raise ValueError("sensitivity_trials must be in [0, 2**62)")
 
     def missing_grids(self) -> list[int]:
         """Tasks whose quantile grid is not filled in yet."""
@@ -284,8 +293,8 @@ def simulate_part(
     Raises ``ValueError`` if a model-estimated task has no quantile grid yet, or if the
     range or seed is out of bounds.
     """
-    if start < 0 or count < 1:
-        raise ValueError("start must be >= 0 and count >= 1")
+    if start < 0 or count < 1 or start + count > 2**62:
+        raise ValueError("need start >= 0, count >= 1 and start + count <= 2**62")
     if not 0 <= seed < 2**64:
         raise ValueError("seed must be in [0, 2**64)")
     missing = plan.missing_grids()

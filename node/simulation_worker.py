@@ -28,6 +28,11 @@ SIMULATOR = "simulator"
 #: Plans whose PERT tables are kept, and the most bytes they may take together (one plan of
 #: 10,000 three-point tasks has 41 MB of tables).
 PERT_CACHE_PLANS = 4
+#: The largest part a worker takes: its totals and durations (16 bytes a trial) must fit a
+#: reply frame, and it must not hold the simulator for long (coordinators ask for at most
+#: 262,144 trials and 30 million task-trials a part).
+MAX_PART_TRIALS = 1 << 19
+MAX_PART_TASK_TRIALS = 100_000_000
 PERT_CACHE_BYTES = 64 * 1024 * 1024
 
 PertTables = tuple[NDArray[np.int64], NDArray[np.float64]]
@@ -60,8 +65,12 @@ class SimulationWorker(Actor):
     async def simulate(self, msg: SimulateRequest, sender: str) -> SimulateReply:
         try:
             plan = ForecastPlan.from_dict(msg.plan)
-        except (ValueError, TypeError, KeyError) as e:
+        except (ValueError, TypeError, KeyError, OverflowError) as e:
             raise Refused("bad_request", f"unusable forecast plan: {e}") from e
+        if msg.count > MAX_PART_TRIALS or msg.count * plan.n_tasks > MAX_PART_TASK_TRIALS:
+            raise Refused("bad_request", f"a part of {msg.count:,} trials of {plan.n_tasks:,} "
+                          f"tasks is more than one part may be ({MAX_PART_TRIALS:,} trials, "
+                          f"{MAX_PART_TASK_TRIALS:,} task-trials)")
         run = functools.partial(self._simulate, plan, msg.start, msg.count, msg.seed)
         try:
             part = await anyio.to_thread.run_sync(run)

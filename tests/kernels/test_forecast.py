@@ -225,3 +225,23 @@ def test_inconsistent_plan_dict_is_refused() -> None:
     d["order"] = d["order"][::-1].copy()
     with pytest.raises(ValueError, match="topological"):
         ForecastPlan.from_dict(d)
+
+
+@pytest.mark.parametrize(("change", "match"), [
+    ({"risk_ptr": np.array([0, 2_000_000_000, 3])}, "risk_ptr"),
+    ({"risk_ptr": np.array([-1_000_000_000, 2, 3])}, "risk_ptr"),
+    ({"risk_ptr": np.array([0, 50_000, 3])}, "risk_ptr"),
+    ({"kind": np.full(25, 257)}, "range of int8"),
+    ({"sensitivity_trials": 2**64 - 1}, "sensitivity_trials"),
+])
+def test_plans_the_kernel_would_read_out_of_bounds_are_refused(change: dict, match: str) -> None:
+    """CSR indexes that do not start at 0 or fall back (the kernel indexed risk_tasks with
+    them, out of bounds), task kinds an int8 would wrap, and counts past int64."""
+    d = {**_mixed_plan(0.0).to_dict(), **change}
+    with pytest.raises(ValueError, match=match):
+        ForecastPlan.from_dict(d)
+
+
+def test_trial_ranges_past_int64_are_refused() -> None:
+    with pytest.raises(ValueError, match="start"):
+        simulate_part(_mixed_plan(0.0), 2**64 - 1, 10, 1)

@@ -10,7 +10,12 @@ from actors import ActorSystem, RemoteError, Transport
 from actors.messages import SimulateReply, SimulateRequest
 from coordinator.forecast_spec import parse_forecast_request
 from kernels import ForecastPart, simulate_part
-from node.simulation_worker import PERT_CACHE_PLANS, SIMULATOR, SimulationWorker
+from node.simulation_worker import (
+    MAX_PART_TRIALS,
+    PERT_CACHE_PLANS,
+    SIMULATOR,
+    SimulationWorker,
+)
 from tests.ports import free_tcp_address
 
 PROJECT = {"tasks": [{"id": f"t{i}", "optimistic": 1 + i % 3, "likely": 3 + i % 5,
@@ -61,6 +66,11 @@ async def test_parts_of_one_plan_reuse_its_tables_with_the_same_answer(anyio_bac
         with pytest.raises(RemoteError) as e:
             await ref.ask(SimulateRequest({"tasks": 1}, 0, 10, 7), timeout=30)
         assert e.value.code == "bad_request"
+        # A part no reply frame could carry is refused before any work.
+        for count in (MAX_PART_TRIALS + 1, 60_000_000):
+            with pytest.raises(RemoteError) as e:
+                await ref.ask(SimulateRequest(plan, 0, count, 7), timeout=5)
+            assert e.value.code == "bad_request" and "more than one part" in e.value.message
         tg.cancel_scope.cancel()
 
 
