@@ -40,16 +40,16 @@ from actors.messages import (
     EstimateRequest,
     TenantEvents,
 )
-from kernels import Estimator, EstimatorConfig, Prediction, Predictions
+from kernels import Estimator, EstimatorConfig, Prediction
 from node import estimate_json, snapshots
 from node.config import NodeConfig
+from node.event_check import event_problem, event_seq
 from node.event_fetch import CatchUpFailed, coordinator_order, fetch_events
+from node.model_calls import Learn, learn, predict, result_of
 
 log = logging.getLogger("reckon.node.estimator")
 
 INLINE_FOLD_LIMIT = 32
-#: What one event teaches the model: item id, the item (title, description, features), effort.
-Learn = tuple[str, dict[str, Any], float]
 #: An estimate request, answered with msgpack maps or with JSON for the HTTP API.
 AnyEstimateRequest = EstimateRequest | EstimateJSONRequest
 #: Most estimate requests answered together (their items go to the model in one call).
@@ -121,8 +121,12 @@ class TenantEstimator(Actor):
         if sender != self.system.address:  # not this actor's own wake-up (_save_taken)
             self.preferred_coordinator = sender
         for event in msg.events:
-            seq = int(event["seq"])
-            if seq > self.last_seq:
+            seq = event_seq(event)
+            problem = "no seq" if seq is None else event_problem(event)
+            if problem is not None:  # its seq, if it has one, is fetched from the log
+                log.warning("malformed event dropped tenant=%s seq=%s: %s", self.tenant,
+                            seq, problem)
+            elif seq is not None and seq > self.last_seq:
                 self.held[seq] = event
         if len(self.held) > INLINE_FOLD_LIMIT:
             # A large batch takes a while to fold: keep the event loop (heartbeats, other
@@ -164,13 +168,13 @@ class TenantEstimator(Actor):
             answers: list[Any]
             try:
                 answers = await self._estimate([batch[i][0] for i in members], levels)
-            except ValueError:  # one request's input is bad: answer each on its own
+            except (ValueError, TypeError):  # one request's input is bad: each on its own
                 answers = []
                 for i in members:
                     try:
                         answers += await self._estimate([batch[i][0]], levels)
-                    except ValueError as e:
-                        answers.append(e)
+                    except (ValueError, TypeError) as e:
+                        answers.append(Refused("bad_request", str(e)))
             for i, answer in zip(members, answers, strict=True):
                 results[i] = answer
         return results
@@ -183,7 +187,7 @@ class TenantEstimator(Actor):
         items = [it for msg in requests for it in msg.items]
         as_json = any(isinstance(msg, EstimateJSONRequest) for msg in requests)
         call = functools.partial(
-            _predict, self.model,
+            predict, self.model,
             [str(it.get("title", "")) for it in items],
             [str(it.get("description", "")) for it in items],
             [dict(it.get("features") or {}) for it in items],
@@ -203,7 +207,7 @@ class TenantEstimator(Actor):
             else:
                 if listed is None:
                     listed = preds.to_list()
-                replies.append(EstimateReply(results=[_result(p) for p in listed[start:end]],
+                replies.append(EstimateReply(results=[result_of(p) for p in listed[start:end]],
                                              model_version=self.model_version,
                                              seq=self.last_seq))
             start = end
@@ -420,7 +424,7 @@ class TenantEstimator(Actor):
         self._learned_since_snapshot = None
         self._refit_running = False
         if replay:
-            _learn(refitted, replay)
+            learn(refitted, replay)
         self.model = refitted
         self.refits += 1
         self.refit_seq = self._snapshot_seq
@@ -457,13 +461,18 @@ class TenantEstimator(Actor):
         return batch
 
     def _learn(self, batch: list[Learn]) -> None:
-        _learn(self.model, batch)
+        learn(self.model, batch)
         since = self._learned_since_snapshot  # a failed refit may reset it meanwhile
         if since is not None:
             since.extend(batch)
 
     def _fold(self, event: dict[str, Any]) -> Learn | None:
         """Apply one event to the item table; return what the model should learn, if any."""
+        problem = event_problem(event)
+        if problem is not None:
+            log.error("malformed event in the log skipped tenant=%s seq=%s: %s", self.tenant,
+                      event.get("seq"), problem)
+            return None
         kind, data = event.get("kind"), event.get("data") or {}
         if kind == "item":
             item_id = str(data["id"])
@@ -515,8 +524,8 @@ class TenantEstimator(Actor):
                                                    abandon_on_cancel=True)
                 raise
             for event in reply.events:
-                seq = int(event["seq"])
-                if seq > self.last_seq:
+                seq = event_seq(event)
+                if seq is not None and seq > self.last_seq:
                     self.held[seq] = event
             before = self.last_seq
             # A replay takes a while to fold: do it off the event loop so the node keeps
@@ -547,34 +556,3 @@ class TenantEstimator(Actor):
     async def _fetch(self, after_seq: int) -> TenantEvents:
         return await fetch_events(self.system, self._coordinators(), self.tenant, after_seq,
                                   self.config.fetch_page, self.config.fetch_timeout)
-
-
-def _learn(model: Estimator, batch: list[Learn]) -> None:
-    model.learn_many(
-        [b[0] for b in batch],
-        [b[1]["title"] for b in batch],
-        [b[1].get("description", "") for b in batch],
-        [b[1].get("features") or {} for b in batch],
-        np.array([b[2] for b in batch], dtype=np.float64),
-    )
-
-
-def _predict(model: Estimator, titles: list[str], descriptions: list[str],
-             features: list[dict[str, Any]], levels: np.ndarray, as_json: bool
-             ) -> tuple[Predictions, estimate_json.Rendered | None]:
-    """The model's predictions, and their explanations as JSON if ``as_json``."""
-    preds = model.predict_columns(titles, descriptions, features, levels)
-    return preds, estimate_json.render(preds) if as_json else None
-
-
-def _result(p: Prediction) -> dict[str, Any]:
-    return {
-        "quantiles": [float(q) for q in p.quantiles],
-        "median": float(p.median),
-        "analogies": [
-            {"id": a.item_id, "title": a.title, "effort": float(a.effort),
-             "similarity": float(a.similarity)}
-            for a in p.analogies
-        ],
-        "drivers": [[name, float(v)] for name, v in p.drivers],
-    }

@@ -14,7 +14,7 @@ from coordinator.api.estimates import _columns
 from coordinator.problems import ServiceUnavailable
 from kernels import Predictions
 from node import estimate_json
-from node.tenant_estimator import _result
+from node.model_calls import result_of
 
 PREDICTIONS = Predictions(
     quantiles=np.array([[1.5, 3.0, 8.25], [0.5, 1.0, 2.0]]),
@@ -40,7 +40,7 @@ def _over_the_wire(msg):
 
 def test_json_and_map_replies_render_the_same_response():
     legacy = _over_the_wire(
-        EstimateReply([_result(p) for p in PREDICTIONS.to_list()], "m/t@3", 3))
+        EstimateReply([result_of(p) for p in PREDICTIONS.to_list()], "m/t@3", 3))
     rendered = _over_the_wire(_json_reply("m/t@3", 3))
     a, b = _columns(legacy, 2, 3), _columns(rendered, 2, 3)
     assert orjson.loads(orjson.dumps(a)) == orjson.loads(orjson.dumps(b))
@@ -58,7 +58,7 @@ def test_json_and_map_replies_render_the_same_response():
 @pytest.mark.parametrize("n_items, n_levels", [(3, 3), (2, 2), (1, 3)])
 def test_a_reply_that_does_not_fit_the_request_is_refused(n_items, n_levels):
     rendered = _json_reply("m", 1)
-    legacy = EstimateReply([_result(p) for p in PREDICTIONS.to_list()], "m", 1)
+    legacy = EstimateReply([result_of(p) for p in PREDICTIONS.to_list()], "m", 1)
     for reply in (rendered, legacy):
         with pytest.raises(ServiceUnavailable):
             _columns(reply, n_items, n_levels)

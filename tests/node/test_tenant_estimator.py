@@ -150,6 +150,67 @@ async def test_a_catch_up_the_log_cannot_serve_keeps_the_model_and_what_it_folde
         tg.cancel_scope.cancel()
 
 
+def _malformed_events(seq: int) -> list[object]:
+    """Events a faulty member might push in place of event ``seq``."""
+    good = item_event(seq)
+    data = good["data"]
+    return [
+        {**good, "seq": "abc"}, {**good, "seq": float("inf")}, {**good, "seq": [seq]},
+        {k: v for k, v in good.items() if k != "seq"}, [seq, "item"], "event",
+        {**good, "data": [1, 2]}, {**good, "data": {k: v for k, v in data.items() if k != "id"}},
+        {**good, "data": {**data, "actual": float("nan")}},
+        {**good, "data": {**data, "actual": -1.0}}, {**good, "data": {**data, "actual": 0}},
+        {**good, "data": {**data, "actual": "abc"}}, {**good, "data": {**data, "features": 5}},
+        {"seq": seq, "kind": "actual", "data": {"id": "i1"}},
+        {"seq": seq, "kind": "actual", "data": {"id": "i1", "effort": float("inf")}},
+    ]
+
+
+@pytest.mark.anyio
+async def test_malformed_events_and_requests_leave_the_loaded_model_alone() -> None:
+    """Pushed events that cannot be folded are dropped and their seq is fetched from the
+    log; one in the log itself is skipped at its seq; an estimate request with features
+    that are no map is refused alone, the requests beside it are answered. The actor is
+    never restarted (a restart throws its model away)."""
+    FakeLog.log = [item_event(s) for s in range(1, 4)]
+    FakeLog.unavailable_from = None
+    async with anyio.create_task_group() as tg:
+        system, config = await _system(tg)
+        ref, instances = _spawn_tracked(system, config)
+        await ref.ask(EstimateRequest("t", [{"title": "x"}], [0.5]), timeout=30)
+        seq = 3
+        for bad in _malformed_events(4):  # each in place of the next event
+            seq += 1
+            FakeLog.log.append(item_event(seq))
+            bad_here = {**bad, "seq": seq} if isinstance(bad, dict) and "seq" in bad and (
+                bad["seq"] == 4) else bad
+            await ref.ask(TenantEvents("t", [bad_here], seq), timeout=30)  # type: ignore[list-item]
+            assert instances[0].last_seq == seq
+        n = instances[0].model.n_observations
+        assert n == seq
+        FakeLog.log = [*FakeLog.log, {**item_event(seq + 1), "data": [1]}, item_event(seq + 2)]
+        await ref.ask(TenantEvents("t", [], seq + 2), timeout=30)
+        assert instances[0].last_seq == seq + 2 and instances[0].model.n_observations == n + 1
+        asks = [ref.ask(EstimateRequest("t", [{"title": "x", "features": f}], [0.5]),
+                        timeout=30) for f in ({"size": 2}, 5, [1, 2], {"size": 3})]
+        answers: list[object] = [None] * len(asks)
+
+        async def one(i: int) -> None:
+            try:
+                answers[i] = await asks[i]
+            except RemoteError as e:
+                answers[i] = e
+
+        async with anyio.create_task_group() as inner:
+            for i in range(len(asks)):
+                inner.start_soon(one, i)
+        assert [type(a).__name__ for a in answers] == [
+            "EstimateReply", "RemoteError", "RemoteError", "EstimateReply"]
+        assert {a.code for a in answers if isinstance(a, RemoteError)} == {"bad_request"}
+        assert len(instances) == 1 and system.statistics().restarts == 0
+        tg.cancel_scope.cancel()
+
+
 @pytest.mark.anyio
 async def test_actual_for_a_known_item_teaches_the_model() -> None:
     FakeLog.log = [item_event(1, effort=None)]
