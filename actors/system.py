@@ -113,7 +113,8 @@ class ActorSystem:
     """Hosts actors in one process and connects them to the cluster through a transport.
 
     ``spawn_missing`` (optional) is asked for a factory when a message arrives for an actor
-    that does not exist; it returns None to refuse (the asker gets ``unknown_actor``).
+    that does not exist, with the actor's name and the message; it returns None to refuse
+    (the asker gets ``unknown_actor``).
     """
 
     def __init__(
@@ -121,7 +122,7 @@ class ActorSystem:
         transport: Transport,
         *,
         restart_policy: RestartPolicy | None = None,
-        spawn_missing: Callable[[str], ActorFactory | None] | None = None,
+        spawn_missing: Callable[[str, Message], ActorFactory | None] | None = None,
     ) -> None:
         self.transport = transport
         self.address = transport.address
@@ -519,7 +520,7 @@ class ActorSystem:
     def _deliver_local(self, kind: Kind, cid: int, sender: str, target: str, msg: Message) -> bool:
         cell = self._cells.get(target)
         if cell is None and self._spawn_missing is not None and not self._draining:
-            factory = self._spawn_missing(target)
+            factory = self._spawn_missing(target, msg)
             if factory is not None:
                 self.spawn(target, factory)
                 cell = self._cells[target]

@@ -14,6 +14,7 @@ import sys
 
 import anyio
 
+from actors import Message
 from actors.logfmt import configure_logging
 from actors.system import ActorFactory
 from coordinator.main import build_parser, config_from_args
@@ -34,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
         cluster_secret=config.cluster_secret,
     )
 
-    def embedded(name: str) -> ActorFactory | None:
+    def embedded(name: str, msg: Message) -> ActorFactory | None:
         if name.startswith("estimator:"):
             tenant = name.split(":", 1)[1]
             return lambda: TenantEstimator(tenant, node_config)

@@ -12,7 +12,7 @@ import asyncpg
 from hypercorn.asyncio import serve as hypercorn_serve
 from hypercorn.config import Config as HypercornConfig
 
-from actors import ActorSystem, Transport
+from actors import ActorSystem, Message, Transport
 from actors.heap import freeze_startup_objects
 from actors.system import ActorFactory
 from coordinator.app import build_app
@@ -70,7 +70,7 @@ async def serve(
     config: CoordinatorConfig,
     shutdown: anyio.Event,
     *,
-    embedded_actors: Callable[[str], ActorFactory | None] | None = None,
+    embedded_actors: Callable[[str, Message], ActorFactory | None] | None = None,
 ) -> None:
     """Serve until ``shutdown`` is set, then stop gracefully.
 

@@ -8,18 +8,24 @@ import os
 import signal
 import socket
 import sys
+from collections.abc import Callable
 
 import trio
 
-from actors import ActorSystem, Transport
+from actors import ActorSystem, Message, Transport
 from actors.heap import freeze_startup_objects
 from actors.logfmt import configure_logging
+from actors.messages import EstimateJSONRequest, EstimateRequest, TenantEvents
+from actors.system import ActorFactory
 from node.agent import ESTIMATOR_PREFIX, NodeAgent
 from node.config import NodeConfig
 from node.prior_file import load_prior
 from node.simulation_worker import SIMULATOR, SimulationWorker
 from node.tenant_estimator import TenantEstimator
 from node.warmup import warm_up
+
+#: The messages that start a tenant's actor on a node that does not run it yet.
+TENANT_MESSAGES = (EstimateRequest, EstimateJSONRequest, TenantEvents)
 
 log = logging.getLogger("reckon.node")
 
@@ -97,24 +103,33 @@ def config_from_args(args: argparse.Namespace, environ: dict[str, str]) -> NodeC
     )
 
 
+def tenant_spawner(config: NodeConfig, first_owner: Callable[[str], bool]
+                   ) -> Callable[[str, Message], ActorFactory | None]:
+    """The actor system's ``spawn_missing``: a tenant's actor starts on what a coordinator
+    sends a tenant's owners, and on nothing else (it loads the tenant's model, so any other
+    message to a made-up tenant would cost a model each)."""
+
+    def spawn_missing(name: str, msg: Message) -> ActorFactory | None:
+        if name.startswith(ESTIMATOR_PREFIX) and len(name) > len(ESTIMATOR_PREFIX):
+            tenant = name[len(ESTIMATOR_PREFIX):]
+            if isinstance(msg, TENANT_MESSAGES) and msg.tenant == tenant:
+                return lambda: TenantEstimator(tenant, config, first_owner)
+        return None
+
+    return spawn_missing
+
+
 async def serve(config: NodeConfig) -> None:
     """Run the node until SIGTERM/SIGINT, then drain and leave.
 
     On a signal: the node tells the coordinators it is leaving, stops accepting new messages,
     finishes what its actors have queued (up to ``drain_timeout``), then exits.
     """
-
-    def spawn_missing(name: str):  # type: ignore[no-untyped-def]
-        if name.startswith(ESTIMATOR_PREFIX) and len(name) > len(ESTIMATOR_PREFIX):
-            tenant = name[len(ESTIMATOR_PREFIX):]
-            return lambda: TenantEstimator(tenant, config, agent.first_owner)
-        return None
-
     seconds = warm_up()
     frozen = freeze_startup_objects()
     log.info("kernels ready seconds=%.2f frozen_objects=%d", seconds, frozen)
     system = ActorSystem(Transport(config.listen, config.cluster_secret, config.transport),
-                         spawn_missing=spawn_missing)
+                         spawn_missing=tenant_spawner(config, lambda t: agent.first_owner(t)))
     agent = NodeAgent(system, config)
     with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
         async with trio.open_nursery() as nursery:

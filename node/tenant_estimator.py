@@ -50,6 +50,10 @@ from node.model_calls import Learn, learn, predict, result_of
 log = logging.getLogger("reckon.node.estimator")
 
 INLINE_FOLD_LIMIT = 32
+#: Pushed events are held only this far past ``last_seq`` (one import's worth); events
+#: further ahead are fetched from the log when the actor gets there, so what is held stays
+#: bounded whatever a faulty member pushes.
+HOLD_WINDOW = 50_000
 #: An estimate request, answered with msgpack maps or with JSON for the HTTP API.
 AnyEstimateRequest = EstimateRequest | EstimateJSONRequest
 #: Most estimate requests answered together (their items go to the model in one call).
@@ -126,7 +130,7 @@ class TenantEstimator(Actor):
             if problem is not None:  # its seq, if it has one, is fetched from the log
                 log.warning("malformed event dropped tenant=%s seq=%s: %s", self.tenant,
                             seq, problem)
-            elif seq is not None and seq > self.last_seq:
+            elif seq is not None and self.last_seq < seq <= self.last_seq + HOLD_WINDOW:
                 self.held[seq] = event
         if len(self.held) > INLINE_FOLD_LIMIT:
             # A large batch takes a while to fold: keep the event loop (heartbeats, other

@@ -154,7 +154,7 @@ async def test_full_mailbox_answers_overloaded(anyio_backend):
 async def test_unknown_actor_and_spawn_on_demand(anyio_backend):
     async with anyio.create_task_group() as tg:
         a = make_system()
-        b = make_system(spawn_missing=lambda name: Echo if name.startswith("echo:") else None)
+        b = make_system(spawn_missing=lambda name, msg: Echo if name.startswith("echo:") else None)
         await tg.start(a.run)
         await tg.start(b.run)
         with pytest.raises(RemoteError) as err:

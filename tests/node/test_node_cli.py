@@ -32,3 +32,21 @@ def test_snapshot_every_can_be_set_in_the_environment(monkeypatch: pytest.Monkey
 def test_a_negative_snapshot_setting_is_refused(flag: str) -> None:
     with pytest.raises(SystemExit, match=f"{flag} must be at least 0"):
         _config([flag, "-1"], {})
+
+
+def test_only_a_tenant_message_for_that_tenant_starts_its_actor() -> None:
+    """A ping, or an estimate naming another tenant, sent to ``estimator:<t>`` starts no
+    actor (each would load a model of a made-up tenant, about 10 MB)."""
+    from actors.messages import EstimateRequest, Ping, TenantEvents
+    from node.config import NodeConfig
+    from node.main import tenant_spawner
+
+    config = NodeConfig(node_id="n", listen="tcp://127.0.0.1:1", coordinators=(),
+                        cluster_secret=b"k")
+    spawn = tenant_spawner(config, lambda tenant: True)
+    assert spawn("estimator:t", Ping("x")) is None
+    assert spawn("estimator:t", EstimateRequest("u", [{"title": "x"}], [0.5])) is None
+    assert spawn("estimator:", TenantEvents("", [], 0)) is None
+    assert spawn("other:t", TenantEvents("t", [], 0)) is None
+    assert spawn("estimator:t", EstimateRequest("t", [{"title": "x"}], [0.5])) is not None
+    assert spawn("estimator:t", TenantEvents("t", [], 3)) is not None

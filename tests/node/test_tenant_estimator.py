@@ -212,6 +212,24 @@ async def test_malformed_events_and_requests_leave_the_loaded_model_alone() -> N
 
 
 @pytest.mark.anyio
+async def test_events_pushed_far_ahead_are_not_held() -> None:
+    """Events more than a hold window past the model's seq are left to the log (fetched
+    when the actor gets there) instead of being held in memory for ever."""
+    from node.tenant_estimator import HOLD_WINDOW
+
+    FakeLog.log = [item_event(1)]
+    FakeLog.unavailable_from = None
+    async with anyio.create_task_group() as tg:
+        system, config = await _system(tg)
+        ref, instances = _spawn_tracked(system, config)
+        await ref.ask(EstimateRequest("t", [{"title": "x"}], [0.5]), timeout=30)
+        far = [item_event(s) for s in (HOLD_WINDOW + 2, 10**9, 10**9 + 1)]
+        await ref.ask(TenantEvents("t", [item_event(3), *far], 0), timeout=30)
+        assert sorted(instances[0].held) == [3]  # waits for seq 2, which the log lacks
+        tg.cancel_scope.cancel()
+
+
+@pytest.mark.anyio
 async def test_actual_for_a_known_item_teaches_the_model() -> None:
     FakeLog.log = [item_event(1, effort=None)]
     async with anyio.create_task_group() as tg:
