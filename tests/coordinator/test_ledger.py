@@ -132,6 +132,16 @@ def test_rows_the_database_refuses_cost_only_themselves(database_url: str) -> No
     assert ids == {e.id for e in before + batch} - {bad_text.id}
 
 
+async def _record(pool: asyncpg.Pool, made: list[IssuedEstimate]) -> None:
+    """Queue ``made`` on a ledger writer and let it write them."""
+    writer = LedgerWriter(pool, flush_interval=0.01)
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(writer.run)
+        writer.record_many(made)
+        await anyio.sleep(0.3)
+        tg.cancel_scope.cancel()
+
+
 def test_only_estimates_made_before_the_actual_are_scored(database_url: str) -> None:
     """The actual is recorded at seq 5. An estimate made at seq 4 is scored even though its
     ledger row is written after the actual; one made at seq 5 (its model had the actual)
@@ -149,12 +159,7 @@ def test_only_estimates_made_before_the_actual_are_scored(database_url: str) -> 
                 await item_store.upsert_many(conn, tenant, [
                     ({"id": "done", "title": "t"}, 1), ({"id": "open", "title": "u"}, 2)])
                 await item_store.set_actual(conn, tenant, "done", 3.0, 5)
-            writer = LedgerWriter(pool, flush_interval=0.01)
-            async with anyio.create_task_group() as tg:
-                tg.start_soon(writer.run)
-                writer.record_many(made)
-                await anyio.sleep(0.3)
-                tg.cancel_scope.cancel()
+            await _record(pool, made)
             rows = await pool.fetch("SELECT id, actual, abs_error FROM estimates"
                                     " WHERE tenant_id = $1 ORDER BY id", tenant)
             open_seq = await pool.fetchval("SELECT actual_seq FROM items WHERE tenant_id = $1"
@@ -200,12 +205,7 @@ def test_a_retried_actual_scores_nothing_new_and_a_correction_rescores_in_place(
         try:
             async with pool.acquire() as conn:
                 await item_store.upsert_many(conn, tenant, [({"id": "done", "title": "t"}, 1)])
-            writer = LedgerWriter(pool, flush_interval=0.01)
-            async with anyio.create_task_group() as tg:
-                tg.start_soon(writer.run)
-                writer.record_many(made)
-                await anyio.sleep(0.3)
-                tg.cancel_scope.cancel()
+            await _record(pool, made)
             async with pool.acquire() as conn:
                 await item_store.set_actual(conn, tenant, "done", 3.0, 5)
                 await ledger.resolve(conn, tenant, ["done"])

@@ -114,18 +114,25 @@ async def test_read_your_writes_catches_up_or_refuses_behind() -> None:
         tg.cancel_scope.cancel()
 
 
+async def _loaded(tg: anyio.abc.TaskGroup, log: list[dict]
+                  ) -> tuple[ActorSystem, ActorRef, list[TenantEstimator]]:
+    """A tenant actor (tracked across restarts) that has loaded ``log`` and answered once."""
+    FakeLog.log = log
+    FakeLog.unavailable_from = None
+    system, config = await _system(tg)
+    ref, instances = _spawn_tracked(system, config)
+    await ref.ask(EstimateRequest("t", [{"title": "x"}], [0.5]), timeout=30)
+    return system, ref, instances
+
+
 @pytest.mark.anyio
 async def test_a_catch_up_the_log_cannot_serve_keeps_the_model_and_what_it_folded() -> None:
     """The coordinators cannot serve the log (their database is down) part way through a
     catch-up: the read that needed it is refused as behind, the pages folded so far are
     learned, and the actor is not restarted (a restart would throw its model away and
     could not reload it until the database is back)."""
-    FakeLog.log = [item_event(1)]
-    FakeLog.unavailable_from = None
     async with anyio.create_task_group() as tg:
-        system, config = await _system(tg)
-        ref, instances = _spawn_tracked(system, config)
-        await ref.ask(EstimateRequest("t", [{"title": "x"}], [0.5]), timeout=30)
+        system, ref, instances = await _loaded(tg, [item_event(1)])
         FakeLog.log = [item_event(s) for s in range(1, 11)]
         FakeLog.unavailable_from = 5  # the page 2..5 is served, the next is not
         try:
@@ -172,12 +179,8 @@ async def test_malformed_events_and_requests_leave_the_loaded_model_alone() -> N
     log; one in the log itself is skipped at its seq; an estimate request with features
     that are no map is refused alone, the requests beside it are answered. The actor is
     never restarted (a restart throws its model away)."""
-    FakeLog.log = [item_event(s) for s in range(1, 4)]
-    FakeLog.unavailable_from = None
     async with anyio.create_task_group() as tg:
-        system, config = await _system(tg)
-        ref, instances = _spawn_tracked(system, config)
-        await ref.ask(EstimateRequest("t", [{"title": "x"}], [0.5]), timeout=30)
+        system, ref, instances = await _loaded(tg, [item_event(s) for s in range(1, 4)])
         seq = 3
         for bad in _malformed_events(4):  # each in place of the next event
             seq += 1
@@ -217,12 +220,8 @@ async def test_events_pushed_far_ahead_are_not_held() -> None:
     when the actor gets there) instead of being held in memory for ever."""
     from node.tenant_estimator import HOLD_WINDOW
 
-    FakeLog.log = [item_event(1)]
-    FakeLog.unavailable_from = None
     async with anyio.create_task_group() as tg:
-        system, config = await _system(tg)
-        ref, instances = _spawn_tracked(system, config)
-        await ref.ask(EstimateRequest("t", [{"title": "x"}], [0.5]), timeout=30)
+        _, ref, instances = await _loaded(tg, [item_event(1)])
         far = [item_event(s) for s in (HOLD_WINDOW + 2, 10**9, 10**9 + 1)]
         await ref.ask(TenantEvents("t", [item_event(3), *far], 0), timeout=30)
         assert sorted(instances[0].held) == [3]  # waits for seq 2, which the log lacks
