@@ -28,12 +28,12 @@ SIMULATOR = "simulator"
 #: Plans whose PERT tables are kept, and the most bytes they may take together (one plan of
 #: 10,000 three-point tasks has 41 MB of tables).
 PERT_CACHE_PLANS = 4
+PERT_CACHE_BYTES = 64 * 1024 * 1024
 #: The largest part a worker takes: its totals and durations (16 bytes a trial) must fit a
 #: reply frame, and it must not hold the simulator for long (coordinators ask for at most
 #: 262,144 trials and 30 million task-trials a part).
 MAX_PART_TRIALS = 1 << 19
 MAX_PART_TASK_TRIALS = 100_000_000
-PERT_CACHE_BYTES = 64 * 1024 * 1024
 
 PertTables = tuple[NDArray[np.int64], NDArray[np.float64]]
 
