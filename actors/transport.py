@@ -14,6 +14,7 @@ counted, and never stops the receive loop.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -53,6 +54,10 @@ class TransportConfig:
     send_buffer: int = 64
     reconnect_min_ms: int = 50
     reconnect_max_ms: int = 1000
+    #: An outgoing socket that has sent nothing for this long, and has nothing queued or in
+    #: flight, is closed (a later send dials again). Live members talk every heartbeat, so
+    #: this only closes sockets to peers that are gone or to one-off reply addresses.
+    idle_close_s: float = 300.0
 
 
 @dataclass(frozen=True)
@@ -93,6 +98,7 @@ class _Peer:
     receive: MemoryObjectReceiveStream[bytes]
     sender: DetachedSender
     pipes: set[int] = field(default_factory=set)
+    last_used: float = 0.0
 
 
 class Transport:
@@ -133,6 +139,7 @@ class Transport:
                 self._tg = tg
                 for peer in self._peers.values():
                     tg.start_soon(self._sender, peer)
+                tg.start_soon(self._close_idle_peers)
                 task_status.started()
                 await self._receive_loop(inbox, deliver)
         finally:
@@ -203,6 +210,7 @@ class Transport:
         if peer is None:
             self._counters.send_dropped += 1
             return False
+        peer.last_used = time.monotonic()
         try:
             peer.send.send_nowait(data)
         except anyio.WouldBlock:
@@ -241,6 +249,32 @@ class Transport:
         if self._tg is not None:
             self._tg.start_soon(self._sender, peer)
         return peer
+
+    async def _close_idle_peers(self) -> None:
+        idle = self._config.idle_close_s
+        while True:
+            await anyio.sleep(max(idle / 4, 0.01))
+            self.close_idle_peers(time.monotonic() - idle)
+
+    def close_idle_peers(self, unused_since: float) -> int:
+        """Close the outgoing sockets that sent nothing after ``unused_since`` (a
+        ``time.monotonic()`` reading) and hold no queued or unfinished send; returns how
+        many were closed. Their sender tasks end; a later send opens a new socket."""
+        closed = 0
+        for address, peer in list(self._peers.items()):
+            if peer.last_used > unused_since:
+                continue
+            self._count_failed(peer, peer.sender.reclaim())
+            if peer.sender.in_flight or peer.receive.statistics().current_buffer_used:
+                continue
+            del self._peers[address]
+            peer.send.close()
+            peer.socket.close()
+            self._counters.send_dropped += peer.sender.close()
+            closed += 1
+        if closed:
+            log.info("closed idle peer sockets count=%d", closed)
+        return closed
 
     async def _sender(self, peer: _Peer) -> None:
         cfg = self._config
