@@ -7,16 +7,19 @@ and batch limits) and sends it as one frame, so a busy link amortises per-frame 
 quiet one sends each message at once: no message waits for a batch to fill. Frames leave on
 nng sends the event loop does not wait for (:mod:`actors.nng_send`).
 
-Inbound frames are untrusted: anything that fails to decode or authenticate is dropped and
-counted, and never stops the receive loop.
+Inbound frames are untrusted: anything that fails to decode or authenticate, or whose stamp
+says it was seen before or is stale (:mod:`actors.frame_stamps`), is dropped and counted, and
+never stops the receive loop. Each peer's frames go out stamped in a stream of their own.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import anyio
 import anyio.lowlevel
@@ -25,6 +28,7 @@ from anyio.abc import TaskGroup, TaskStatus
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from actors.errors import ProtocolError
+from actors.frame_stamps import FrameStamp, FrameStream, ReplayGuard
 from actors.nng_send import DetachedSender
 from actors.wire import (
     ENTRY_OVERHEAD,
@@ -54,10 +58,36 @@ class TransportConfig:
     send_buffer: int = 64
     reconnect_min_ms: int = 50
     reconnect_max_ms: int = 1000
+    #: A frame is accepted once, and only if sent at most this long ago by this host's
+    #: clock, either way (:mod:`actors.frame_stamps`): members' clocks must agree that well.
+    max_frame_age_s: float = 60.0
+    #: Accept frames without a stamp, from a release before stamps (a rolling upgrade).
+    accept_unstamped: bool = False
     #: An outgoing socket that has sent nothing for this long, and has nothing queued or in
     #: flight, is closed (a later send dials again). Live members talk every heartbeat, so
     #: this only closes sockets to peers that are gone or to one-off reply addresses.
     idle_close_s: float = 300.0
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str]) -> TransportConfig:
+        """The defaults, with ``RECKON_MAX_FRAME_AGE`` (seconds) and
+        ``RECKON_ACCEPT_UNSTAMPED_FRAMES`` (1 or 0) when set; ValueError on a bad value."""
+        settings: dict[str, Any] = {}
+        age = environ.get("RECKON_MAX_FRAME_AGE", "").strip()
+        if age:
+            try:
+                settings["max_frame_age_s"] = float(age)
+            except ValueError:
+                settings["max_frame_age_s"] = math.nan
+            if not 1 <= settings["max_frame_age_s"] <= 86400:
+                raise ValueError(f"RECKON_MAX_FRAME_AGE must be seconds in [1, 86400], not {age!r}")
+        unstamped = environ.get("RECKON_ACCEPT_UNSTAMPED_FRAMES", "").strip().lower()
+        if unstamped:
+            if unstamped not in ("1", "0", "true", "false", "yes", "no"):
+                raise ValueError(
+                    f"RECKON_ACCEPT_UNSTAMPED_FRAMES must be 1 or 0, not {unstamped!r}")
+            settings["accept_unstamped"] = unstamped in ("1", "true", "yes")
+        return cls(**settings)
 
 
 @dataclass(frozen=True)
@@ -71,6 +101,8 @@ class TransportStatistics:
     bytes_in: int
     bytes_out: int
     frames_dropped: int
+    #: Of the frames dropped, those refused by their stamp (replayed, stale or unstamped).
+    frames_refused: int
     envelopes_dropped: int
     send_dropped: int
     peers: int
@@ -86,6 +118,7 @@ class _Counters:
     bytes_in: int = 0
     bytes_out: int = 0
     frames_dropped: int = 0
+    frames_refused: int = 0
     envelopes_dropped: int = 0
     send_dropped: int = 0
 
@@ -97,6 +130,7 @@ class _Peer:
     send: MemoryObjectSendStream[bytes]
     receive: MemoryObjectReceiveStream[bytes]
     sender: DetachedSender
+    stream: FrameStream
     pipes: set[int] = field(default_factory=set)
     last_used: float = 0.0
 
@@ -114,6 +148,7 @@ class Transport:
         self._counters = _Counters()
         self._tg: TaskGroup | None = None
         self._inbox: pynng.Socket | None = None
+        self._guard = ReplayGuard(self._config.max_frame_age_s, self._config.accept_unstamped)
 
     async def run(
         self,
@@ -179,7 +214,8 @@ class Transport:
             c.frames_in += 1
             c.bytes_in += len(frame)
             try:
-                decoded = decode_frame(frame, self._secret, self._config.max_frame_bytes)
+                decoded = decode_frame(frame, self._secret, self._config.max_frame_bytes,
+                                       self._admit)  # fmt: skip
             except ProtocolError as e:
                 c.frames_dropped += 1
                 log.warning("dropped frame: %s", e)
@@ -192,6 +228,13 @@ class Transport:
                 except Exception:  # one envelope must never end the receive loop
                     c.envelopes_dropped += 1
                     log.exception("delivering %s to %r failed", env.type, env.target[:200])
+
+    def _admit(self, stamp: FrameStamp | None) -> None:
+        try:
+            self._guard.admit(stamp)
+        except ProtocolError:
+            self._counters.frames_refused += 1
+            raise
 
     def send(self, address: str, env: Envelope) -> bool:
         """Queue ``env`` for the peer at ``address``; False if dropped (queue full, or an
@@ -234,7 +277,8 @@ class Transport:
         if cfg.send_buffer:
             sock.send_buffer_size = cfg.send_buffer
         send, receive = anyio.create_memory_object_stream[bytes](cfg.peer_queue)
-        peer = _Peer(address, sock, send, receive, DetachedSender(sock, cfg.send_timeout_ms))
+        peer = _Peer(address, sock, send, receive, DetachedSender(sock, cfg.send_timeout_ms),
+                     FrameStream())
         # nng calls these from its own threads; a set add/discard is atomic under the GIL.
         # Keyed by nng's pipe id: the Python wrapper objects are not stable identities.
         sock.add_post_pipe_connect_cb(lambda pipe: peer.pipes.add(pipe.id))
@@ -299,7 +343,7 @@ class Transport:
 
     async def _send_frame(self, peer: _Peer, batch: list[bytes]) -> None:
         c = self._counters
-        frame = encode_frame(batch, self._secret)
+        frame = encode_frame(batch, self._secret, peer.stream.next())
         self._count_failed(peer, peer.sender.reclaim())
         if not peer.sender.submit(frame, len(batch)):
             # Too many sends in flight (the peer is slow or down): wait for nng to take it.
@@ -332,6 +376,7 @@ class Transport:
             bytes_in=c.bytes_in,
             bytes_out=c.bytes_out,
             frames_dropped=c.frames_dropped,
+            frames_refused=c.frames_refused,
             envelopes_dropped=c.envelopes_dropped,
             send_dropped=c.send_dropped,
             peers=len(self._peers),

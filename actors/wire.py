@@ -1,10 +1,13 @@
 """The wire format: msgpack envelopes, numpy arrays as an ext type, authenticated batched frames.
 
 A frame is ``MAGIC | HMAC-SHA256(secret, payload)[:16] | payload`` where the payload is one
-msgpack array (a batch) of byte strings, each one encoded envelope: the array
+msgpack array (a batch) of byte strings: first the frame's stamp
+(:mod:`actors.frame_stamps`), then each one encoded envelope: the array
 ``[version, kind, correlation_id, sender, target, type, body]``. Envelopes are encoded one by
 one so a sender knows each one's size when it fills a frame, and a receiver drops a single bad
-envelope without losing its neighbours.
+envelope without losing its neighbours. (A release before stamps sent no stamp entry; it
+reads a stamp as one malformed envelope and drops only that, so mixed releases still talk
+during a rolling upgrade.)
 
 Every frame from a peer is untrusted: :func:`decode_frame` turns every way a frame can be bad
 (too big, wrong magic, bad MAC, bad msgpack, bad structure) into one :class:`ProtocolError`.
@@ -14,6 +17,7 @@ from __future__ import annotations
 
 import hmac
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any
@@ -22,6 +26,7 @@ import msgpack
 import numpy as np
 
 from actors.errors import ProtocolError
+from actors.frame_stamps import STAMP_BYTES, FrameStamp
 
 PROTOCOL_VERSION = 1
 MAGIC = b"RKN1"
@@ -158,30 +163,39 @@ def _mac(secret: bytes, payload: bytes) -> bytes:
     return hmac.digest(secret, payload, "sha256")[:MAC_BYTES]
 
 
-FRAME_OVERHEAD = len(MAGIC) + MAC_BYTES + 5  # + the msgpack array header
 ENTRY_OVERHEAD = 5  # msgpack bin header per envelope
+# the msgpack array header, and the stamp entry
+FRAME_OVERHEAD = len(MAGIC) + MAC_BYTES + 5 + STAMP_BYTES + ENTRY_OVERHEAD
 
 
-def encode_frame(encoded_envelopes: list[bytes], secret: bytes) -> bytes:
-    """One authenticated frame carrying a batch of already-encoded envelopes."""
-    payload = msgpack.packb(encoded_envelopes, use_bin_type=True)
+def encode_frame(encoded_envelopes: list[bytes], secret: bytes, stamp: FrameStamp | None) -> bytes:
+    """One authenticated frame carrying a batch of already-encoded envelopes (and ``stamp``,
+    which only tests of older members' frames leave out)."""
+    entries = encoded_envelopes if stamp is None else [stamp.encode(), *encoded_envelopes]
+    payload = msgpack.packb(entries, use_bin_type=True)
     return MAGIC + _mac(secret, payload) + payload
 
 
 @dataclass(frozen=True, slots=True)
 class DecodedFrame:
-    """The good envelopes of a frame and how many of its entries were dropped as malformed."""
+    """The good envelopes of a frame, how many of its entries were dropped as malformed, and
+    its stamp (None: a frame without one)."""
 
     envelopes: list[Envelope]
     dropped: int
+    stamp: FrameStamp | None = None
 
 
-def decode_frame(frame: bytes, secret: bytes, max_bytes: int) -> DecodedFrame:
+def decode_frame(
+    frame: bytes, secret: bytes, max_bytes: int,
+    admit: Callable[[FrameStamp | None], None] | None = None,
+) -> DecodedFrame:  # fmt: skip
     """Authenticate and decode a frame.
 
     Raises :class:`ProtocolError` when the frame as a whole is unusable (too big, bad magic,
-    bad MAC, not a batch). A good frame whose batch holds some malformed envelopes keeps the
-    good ones and counts the rest in ``dropped``.
+    bad MAC, not a batch), or when ``admit``, called with the authenticated frame's stamp
+    before its envelopes are decoded, raises it (a replay, say). A good frame whose batch
+    holds some malformed envelopes keeps the good ones and counts the rest in ``dropped``.
     """
     if len(frame) > max_bytes:
         raise ProtocolError(f"frame of {len(frame)} bytes exceeds {max_bytes}")
@@ -194,11 +208,14 @@ def decode_frame(frame: bytes, secret: bytes, max_bytes: int) -> DecodedFrame:
     batch = unpack(payload)
     if not isinstance(batch, list):
         raise ProtocolError("frame payload is not a batch")
+    stamp = FrameStamp.decode(batch[0]) if batch and isinstance(batch[0], bytes) else None
+    if admit is not None:
+        admit(stamp)
     good: list[Envelope] = []
     dropped = 0
-    for entry in batch:
+    for entry in batch[1:] if stamp is not None else batch:
         try:
             good.append(decode_envelope(entry))
         except ProtocolError:
             dropped += 1
-    return DecodedFrame(good, dropped)
+    return DecodedFrame(good, dropped, stamp)

@@ -12,6 +12,7 @@ import sys
 import anyio
 
 from actors.logfmt import configure_logging
+from actors.transport import TransportConfig
 from coordinator.config import CoordinatorConfig
 from coordinator.server import asyncio_options, serve
 
@@ -58,6 +59,10 @@ def config_from_args(args: argparse.Namespace, environ: dict[str, str]) -> Coord
                          "seconds")
     if args.replication < 1:
         raise SystemExit("reckon coordinator: --replication must be at least 1")
+    try:
+        transport = TransportConfig.from_environ(environ)
+    except ValueError as e:
+        raise SystemExit(f"reckon coordinator: {e}") from None
     return CoordinatorConfig(
         coordinator_id=args.coordinator_id or f"{socket.gethostname()}:{port}",
         database_url=url,
@@ -70,6 +75,7 @@ def config_from_args(args: argparse.Namespace, environ: dict[str, str]) -> Coord
         hedge_delay=args.hedge_delay,
         request_timeout=args.request_timeout,
         body_timeout=args.body_timeout,
+        transport=transport,
     )
 
 

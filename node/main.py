@@ -17,6 +17,7 @@ from actors.heap import freeze_startup_objects
 from actors.logfmt import configure_logging
 from actors.messages import EstimateJSONRequest, EstimateRequest, TenantEvents
 from actors.system import ActorFactory
+from actors.transport import TransportConfig
 from node.agent import ESTIMATOR_PREFIX, NodeAgent
 from node.config import NodeConfig
 from node.prior_file import load_prior
@@ -88,6 +89,10 @@ def config_from_args(args: argparse.Namespace, environ: dict[str, str]) -> NodeC
     if args.snapshot_every < 0:
         raise SystemExit("reckon node: --snapshot-every must be at least 0")
     node_id = args.node_id or f"{socket.gethostname()}:{args.listen.rsplit(':', 1)[-1]}"
+    try:
+        transport = TransportConfig.from_environ(environ)
+    except ValueError as e:
+        raise SystemExit(f"reckon node: {e}") from None
     return NodeConfig(
         node_id=node_id,
         listen=args.listen,
@@ -100,6 +105,7 @@ def config_from_args(args: argparse.Namespace, environ: dict[str, str]) -> NodeC
         refit_min_items=args.refit_min_items,
         snapshot_min_items=args.snapshot_min_items,
         snapshot_every=args.snapshot_every,
+        transport=transport,
     )
 
 

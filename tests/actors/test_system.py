@@ -16,6 +16,7 @@ from actors import (
     handles,
     handles_batch,
 )
+from actors.frame_stamps import FrameStream
 from actors.messages import Ack, Crash, Ping, Pong
 from actors.supervision import RestartPolicy
 from actors.wire import Envelope, Kind, encode_envelope, encode_frame
@@ -206,9 +207,10 @@ async def test_authenticated_asks_from_senders_nng_cannot_dial_change_nothing(an
                     ("tcp://a", "echo", "no-such-type.v1"),
                     ("tcp://a", "nobody", Ping.TYPE),
                     ("ipc://", "echo", "no-such-type.v1")])]
+        stream = FrameStream()
         with pynng.Push0(dial=b.address) as raw:
             for env in asks:
-                await raw.asend(encode_frame([encode_envelope(env)], SECRET))
+                await raw.asend(encode_frame([encode_envelope(env)], SECRET, stream.next()))
             await anyio.sleep(0.3)
         stats = b.transport.statistics()
         assert stats.envelopes_dropped == 2  # "garbage" and "ipc://" are no addresses
@@ -228,6 +230,7 @@ async def test_a_flood_of_frames_is_received_whole(anyio_backend):
         a, b = await _pair(tg)
         b.spawn("count", Counter)
         await a.ref(b.address, "count").ask(Ping("first"), timeout=5)
+        stream = FrameStream()
         frames = [
             encode_frame(
                 [
@@ -236,6 +239,7 @@ async def test_a_flood_of_frames_is_received_whole(anyio_backend):
                     )
                 ],
                 SECRET,
+                stream.next(),
             )
             for i in range(1000)
         ]

@@ -6,6 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from actors.errors import ProtocolError
+from actors.frame_stamps import FrameStamp, FrameStream
 from actors.wire import (
     MAGIC,
     Envelope,
@@ -19,6 +20,7 @@ from actors.wire import (
 )
 
 SECRET = b"test-secret"
+STAMP = FrameStamp(b"\x01" * 8, 7, 1_700_000_000_000)
 
 
 def test_numpy_arrays_round_trip_as_ext_type():
@@ -60,27 +62,53 @@ def test_frame_round_trip_with_batch():
     envs = [
         Envelope(Kind.ASK, i, "tcp://a", "target", "ping.v1", {"payload": str(i)}) for i in range(5)
     ]
-    frame = encode_frame([encode_envelope(e) for e in envs], SECRET)
+    frame = encode_frame([encode_envelope(e) for e in envs], SECRET, STAMP)
     decoded = decode_frame(frame, SECRET, 1 << 20)
     assert decoded.dropped == 0
     assert decoded.envelopes == envs
+    assert decoded.stamp == STAMP
+
+
+def test_the_stamp_is_checked_before_envelopes_and_can_refuse_the_frame():
+    frame = encode_frame([encode_envelope(Envelope(Kind.TELL, 0, "tcp://a", "b", "t", {}))],
+                         SECRET, STAMP)
+    seen = []
+    decode_frame(frame, SECRET, 1 << 20, seen.append)
+    assert seen == [STAMP]
+
+    def refuse(stamp):
+        raise ProtocolError("replayed frame")
+
+    with pytest.raises(ProtocolError, match="replayed"):
+        decode_frame(frame, SECRET, 1 << 20, refuse)
+
+
+def test_frames_of_releases_before_stamps_still_decode_both_ways():
+    env = Envelope(Kind.TELL, 0, "tcp://a", "b", "t", {})
+    # An older member's frame has no stamp: it decodes, with stamp None, for the guard to judge.
+    old = decode_frame(encode_frame([encode_envelope(env)], SECRET, None), SECRET, 1 << 20)
+    assert (old.envelopes, old.dropped, old.stamp) == ([env], 0, None)
+    # An older member reads a stamp as one malformed envelope and keeps the rest.
+    with pytest.raises(ProtocolError):
+        decode_envelope(FrameStream().next().encode())
 
 
 def test_frame_with_wrong_secret_is_rejected():
-    frame = encode_frame([encode_envelope(Envelope(Kind.TELL, 0, "tcp://a", "b", "t", {}))], SECRET)
+    frame = encode_frame([encode_envelope(Envelope(Kind.TELL, 0, "tcp://a", "b", "t", {}))],
+                         SECRET, STAMP)
     with pytest.raises(ProtocolError, match="authentication"):
         decode_frame(frame, b"other", 1 << 20)
 
 
 def test_oversized_frame_is_rejected():
-    frame = encode_frame([b"x" * 2000], SECRET)
+    frame = encode_frame([b"x" * 2000], SECRET, STAMP)
     with pytest.raises(ProtocolError, match="exceeds"):
         decode_frame(frame, SECRET, 1000)
 
 
 def test_bad_envelopes_are_dropped_individually():
     good = encode_envelope(Envelope(Kind.TELL, 0, "tcp://a", "b", "t", {}))
-    frame = encode_frame([good, b"\xc1garbage", pack([1, 2, 3]), good], SECRET)
+    frame = encode_frame([good, b"\xc1garbage", pack([1, 2, 3]), good], SECRET, STAMP)
     decoded = decode_frame(frame, SECRET, 1 << 20)
     assert len(decoded.envelopes) == 2
     assert decoded.dropped == 2

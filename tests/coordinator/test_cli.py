@@ -83,3 +83,15 @@ def test_demo_ports_that_fit_are_accepted(port: int, nodes: int) -> None:
 @pytest.mark.parametrize("port", [0, -1, 65536, 70000])
 def test_no_port_outside_the_range_is_free(port: int) -> None:
     assert not port_is_free(port)  # not an OverflowError, nor an ephemeral port for 0
+
+
+def test_the_coordinators_frame_settings_come_from_the_environment() -> None:
+    from coordinator.main import build_parser, config_from_args
+
+    env = {"RECKON_DATABASE_URL": "postgresql://x/y", "RECKON_CLUSTER_SECRET": "s"}
+    args = build_parser().parse_args([])
+    config = config_from_args(args, {**env, "RECKON_ACCEPT_UNSTAMPED_FRAMES": "true"})
+    assert config.transport.accept_unstamped
+    assert config.transport.max_frame_age_s == 60.0
+    with pytest.raises(SystemExit, match="reckon coordinator: RECKON_ACCEPT_UNSTAMPED_FRAMES"):
+        config_from_args(args, {**env, "RECKON_ACCEPT_UNSTAMPED_FRAMES": "sometimes"})

@@ -34,6 +34,13 @@ def test_a_negative_snapshot_setting_is_refused(flag: str) -> None:
         _config([flag, "-1"], {})
 
 
+def test_frame_settings_come_from_the_environment_and_bad_ones_are_refused() -> None:
+    config = _config([], {"RECKON_MAX_FRAME_AGE": "30", "RECKON_ACCEPT_UNSTAMPED_FRAMES": "1"})
+    assert (config.transport.max_frame_age_s, config.transport.accept_unstamped) == (30.0, True)
+    with pytest.raises(SystemExit, match="reckon node: RECKON_MAX_FRAME_AGE must be seconds"):
+        _config([], {"RECKON_MAX_FRAME_AGE": "-5"})
+
+
 def test_only_a_tenant_message_for_that_tenant_starts_its_actor() -> None:
     """A ping, or an estimate naming another tenant, sent to ``estimator:<t>`` starts no
     actor (each would load a model of a made-up tenant, about 10 MB)."""
