@@ -6,7 +6,7 @@ Pure numeric code: arrays in, arrays out; no I/O and no async.
 
 from kernels.cold_start import PublicPrior
 from kernels.config import EstimatorConfig
-from kernels.estimator import Estimator
+from kernels.estimator import Estimator, ModelStateError
 from kernels.forecast import ForecastPart, ForecastPlan, simulate_part
 from kernels.forecast_merge import ForecastSummary, merge_parts
 from kernels.prediction import Analogy, Prediction, Predictions
@@ -18,6 +18,7 @@ __all__ = [
     "ForecastPart",
     "ForecastPlan",
     "ForecastSummary",
+    "ModelStateError",
     "Prediction",
     "Predictions",
     "PublicPrior",

@@ -13,6 +13,7 @@ the same posterior in exact arithmetic and much faster when the batch is large.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -381,8 +382,13 @@ class BayesianLinearRegression:
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> BayesianLinearRegression:
         """Rebuild from :meth:`to_state` output."""
-        mean = np.array(state["mean"], dtype=np.float64)
+        mean = np.array(state["mean"], dtype=np.float64).reshape(-1)
         dim = mean.shape[0]
-        model = cls(mean, np.ones(dim), float(state["a"]), float(state["b"]))
-        model.cov_ = np.array(state["cov"], dtype=np.float64).reshape(dim, dim)
+        a, b = float(state["a"]), float(state["b"])
+        cov = np.array(state["cov"], dtype=np.float64).reshape(dim, dim)
+        if not (np.all(np.isfinite(mean)) and np.all(np.isfinite(cov))
+                and math.isfinite(a) and math.isfinite(b) and a > 0 and b > 0):
+            raise ValueError("linear model state: values must be finite (and a, b > 0)")
+        model = cls(mean, np.ones(dim), a, b)
+        model.cov_ = cov
         return model

@@ -244,4 +244,9 @@ class ConformalCalibrator:
         if len(self.ids) != n or self.steps.shape[0] != n:
             raise ValueError("calibration state: records, ids and steps differ in length")
         self.inflation = float(state["inflation"])
+        if not (np.all(np.isfinite(self.ys)) and not np.any(np.isinf(self.comps))
+                and np.all(np.isfinite(self.steps)) and math.isfinite(self.inflation)
+                and self.inflation > 0):
+            raise ValueError("calibration state: records, steps and inflation must be finite "
+                             "(and inflation > 0)")
         self._changed()

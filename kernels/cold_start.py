@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike
 
-from kernels.config import EstimatorConfig
+from kernels.config import MAX_LOG_MEDIAN, EstimatorConfig, check_prior_ranges
 
 PRIOR_VERSION = 1
 
@@ -48,6 +48,10 @@ class PublicPrior:
             raise ValueError("prior parameters must be finite")
         if min(values[1:]) <= 0:
             raise ValueError("prior variances, noise scale and strength must be > 0")
+        if not abs(self.log_median) <= MAX_LOG_MEDIAN:
+            raise ValueError(f"prior log_median must be within ±{MAX_LOG_MEDIAN}")
+        check_prior_ranges(self.bias_var, self.meta_var, self.text_var, self.noise_scale,
+                           self.noise_strength)
 
     def apply(self, config: EstimatorConfig) -> EstimatorConfig:
         """``config`` with its prior fields replaced by this prior."""

@@ -5,6 +5,27 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+#: Bounds that keep the prior's arithmetic finite and its Student-t quantiles in order (a
+#: shape near 0 makes them overflow): far wider than any fitted or refitted prior.
+MAX_LOG_MEDIAN = 50.0
+VARIANCE_RANGE = (1e-8, 1e8)
+NOISE_SCALE_RANGE = (1e-4, 1e2)
+NOISE_STRENGTH_RANGE = (0.05, 1e6)
+
+
+def check_prior_ranges(bias_var: float, meta_var: float, text_var: float, noise_scale: float,
+                       noise_strength: float) -> None:
+    """ValueError unless the prior's variances, noise scale and strength are in range."""
+    for name, value, (lo, hi) in (
+        ("bias variance", bias_var, VARIANCE_RANGE),
+        ("structured variance", meta_var, VARIANCE_RANGE),
+        ("text variance", text_var, VARIANCE_RANGE),
+        ("noise scale", noise_scale, NOISE_SCALE_RANGE),
+        ("noise strength", noise_strength, NOISE_STRENGTH_RANGE),
+    ):
+        if not lo <= value <= hi:
+            raise ValueError(f"prior {name} must be in [{lo:g}, {hi:g}], got {value}")
+
 
 @dataclass(frozen=True)
 class EstimatorConfig:
@@ -98,6 +119,10 @@ class EstimatorConfig:
         for name, value in positive.items():
             if not value > 0:
                 raise ValueError(f"{name} must be > 0, got {value}")
+        if not abs(math.log(self.prior_median)) <= MAX_LOG_MEDIAN:
+            raise ValueError(f"prior_median must be within exp(±{MAX_LOG_MEDIAN})")
+        check_prior_ranges(self.prior_bias_var, self.prior_meta_var, self.prior_text_var,
+                           self.prior_noise_scale, self.prior_noise_strength)
         if self.prior_meta_scales:
             if len(self.prior_meta_scales) != self.text_start - 1:
                 raise ValueError(

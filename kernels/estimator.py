@@ -41,9 +41,16 @@ from kernels.features import FeatureRows, Featurizer
 from kernels.item_store import ItemStore
 from kernels.numeric_scaling import NumericScaler
 from kernels.prediction import Prediction, Predictions
-from kernels.running_median import RunningMedian
+from kernels.running_median import RunningMedian, exact_logs
 
 STATE_VERSION = 5
+
+
+class ModelStateError(RuntimeError):
+    """Learning failed after it had begun to change the model, which is now inconsistent:
+    build it again (from a snapshot and the log). Invalid input raises ValueError instead,
+    before anything changes."""
+
 N_COMPONENTS = 3
 _LOG_LIMIT = 700.0  # keeps exp() of extreme quantiles finite and > 0
 
@@ -132,8 +139,9 @@ class Estimator:
         before each is learned (these predictions calibrate the blend); earlier items of
         a large batch go into the linear model in one block, and so leave no calibration
         record and set the noise scale in one step. Raises ValueError on invalid
-        input (mismatched lengths, a non-finite or non-positive effort, an unsupported
-        feature value), before anything changes.
+        input (mismatched lengths, an empty item id, a non-finite or non-positive effort,
+        an unsupported feature value), before anything changes; :class:`ModelStateError`
+        if learning fails once it has begun to change the model.
         """
         ids, title_list, desc_list, feature_list = _check_items(
             item_ids, titles, descriptions, features
@@ -154,16 +162,51 @@ class Estimator:
                 desc_list, keep)
             feature_list, raw = _take(feature_list, keep), _take(raw, keep)
             effort_arr = effort_arr[keep]
-        rows = self._features.transform(title_list, desc_list, feature_list, learn=True)
-        new_rows, replaced = self._items.append(ids, title_list, effort_arr, rows,
-                                                [r or "{}" for r in raw])
+        cuts = self._compaction_points(ids)
+        if len(cuts) > 1:  # refuse a bad item of a later part before the first is learned
+            self._features.transform(title_list, desc_list, feature_list, learn=False)
         split = max(0, len(ids) - self.config.calibration_window)
-        self._fold(new_rows[:split], replaced[:split], trace=False)
-        for i in range(split, len(ids)):
-            self._fold(new_rows[i : i + 1], replaced[i : i + 1], trace=True)
-        retired = self._items.n_rows - self._items.n_live
-        if retired > max(64, self._items.n_live // 4):
-            self._compact()
+        start, changed = 0, False
+        try:
+            for end in cuts:
+                part = slice(start, end)
+                rows = self._features.transform(title_list[part], desc_list[part],
+                                                feature_list[part], learn=True)  # fmt: skip
+                changed = True  # from here on, a failure leaves the model half changed
+                new_rows, replaced = self._items.append(
+                    ids[part], title_list[part], effort_arr[part], rows,
+                    [r or "{}" for r in raw[part]])  # fmt: skip
+                block = max(0, min(split, end) - start)
+                self._fold(new_rows[:block], replaced[:block], trace=False)
+                for i in range(block, end - start):
+                    self._fold(new_rows[i : i + 1], replaced[i : i + 1], trace=True)
+                if self._items.n_rows - self._items.n_live > _compact_after(self._items.n_live):
+                    self._compact()
+                start = end
+        except Exception as e:
+            if not changed:
+                raise
+            raise ModelStateError(f"learning failed part way and left the model "
+                                  f"inconsistent: {type(e).__name__}: {e}") from e
+
+    def _compaction_points(self, ids: list[str]) -> list[int]:
+        """Where learning ``ids`` one at a time would compact the item store (after which
+        entries), and the end: a batch compacts at the same points, so that it builds the
+        same analogy index as one item at a time."""
+        items = self._items
+        retired, live = items.n_rows - items.n_live, items.n_live
+        seen: set[str] = set()
+        points = []
+        for i, item_id in enumerate(ids):
+            if item_id in seen or items.row_of(item_id) >= 0:
+                retired += 1
+            else:
+                live += 1
+                seen.add(item_id)
+            if retired > _compact_after(live) and i + 1 < len(ids):
+                points.append(i + 1)
+                retired = 0
+        return [*points, len(ids)]
 
     def _unchanged(self, ids: list[str], titles: list[str], descriptions: list[str],
                    raw: list[str | None], efforts: NDArray[np.float64]) -> NDArray[np.bool_]:
@@ -466,9 +509,9 @@ class Estimator:
             est = cls(config)
             est._model = BayesianLinearRegression.from_state(parts["model"])
             est._features = Featurizer(config, NumericScaler.from_state(parts["scaler"]))
-            est._items = ItemStore.from_state(parts["items"], first_coord=1)
+            est._items = ItemStore.from_state(parts["items"], first_coord=1, dim=config.dim)
             est._calibrator.load_state(parts["calibration"])
-        except (KeyError, TypeError) as exc:
+        except (KeyError, TypeError, OverflowError) as exc:
             raise ValueError(f"malformed estimator state: {exc}") from exc
         if est._model.dim != config.dim:
             raise ValueError("malformed estimator state: model size does not match config")
@@ -476,7 +519,7 @@ class Estimator:
             est._load_index(parts["index"])
         else:
             est._rebuild_index()
-        est._median = RunningMedian(est._items.log_efforts)
+        est._median = RunningMedian(exact_logs(est._items.efforts))
         return est
 
     def _load_index(self, graph: dict[str, Any]) -> None:
@@ -494,6 +537,11 @@ class Estimator:
             self._index.load_graph(graph, vectors, live)
         except ValueError as e:
             raise ValueError(f"malformed estimator state: {e}") from e
+
+
+def _compact_after(live: int) -> int:
+    """Retired rows beyond which the item store is compacted (and the index rebuilt)."""
+    return max(64, live // 4)
 
 
 def _take(values: list[Any], keep: NDArray[np.int64]) -> list[Any]:
@@ -529,8 +577,8 @@ def _check_items(
     ):
         raise ValueError("item ids, titles, descriptions and features must have the same length")
     ids = [] if item_ids is None else list(item_ids)
-    if not all(isinstance(s, str) for s in ids):
-        raise ValueError("item ids must be strings")
+    if not all(isinstance(s, str) and s for s in ids):
+        raise ValueError("item ids must be non-empty strings")
     title_list, desc_list = list(titles), list(descriptions)
     if not all(isinstance(s, str) for s in title_list + desc_list):
         raise ValueError("titles and descriptions must be strings")

@@ -38,8 +38,10 @@ def drivers_of(
         contributions[label] = contributions.get(label, 0.0) + value * float(coef[pos])
     idx, val = rows.row(i)
     text = idx >= text_start
-    contributions["text"] = float(val[text] @ coef[idx[text]])
-    ranked = sorted(contributions.items(), key=lambda kv: -abs(kv[1]))
+    # The text is a candidate of its own, after the features (as in drivers_many), even
+    # beside a feature that happens to be named "text".
+    candidates = [*contributions.items(), ("text", float(val[text] @ coef[idx[text]]))]
+    ranked = sorted(candidates, key=lambda kv: -abs(kv[1]))
     return tuple((name, c) for name, c in ranked[:n] if c != 0.0)
 
 

@@ -193,8 +193,11 @@ class ItemStore:
         }
 
     @classmethod
-    def from_state(cls, state: dict[str, Any], first_coord: int = 1) -> ItemStore:
-        """Rebuild from :meth:`to_state` output."""
+    def from_state(cls, state: dict[str, Any], first_coord: int = 1,
+                   dim: int = 1 << 16) -> ItemStore:
+        """Rebuild from :meth:`to_state` output; ValueError unless it holds positive finite
+        efforts and well-formed rows (sorted coordinates in ``[0, dim)``, finite values):
+        the kernels index by them unchecked."""
         store = cls(first_coord)
         store.ids = [str(s) for s in state["ids"]]
         store.titles = [str(s) for s in state["titles"]]
@@ -203,12 +206,40 @@ class ItemStore:
         if len(store.titles) != n or len(store.features) != n:
             raise ValueError("item state: ids, titles and features differ in length")
         store.efforts = np.array(state["efforts"], dtype=np.float64).reshape(n)
-        store.indptr = np.array(state["indptr"], dtype=np.int64).reshape(n + 1)
-        store._indices = np.array(state["indices"], dtype=np.uint16)
-        store._values = np.array(state["values"], dtype=np.float32)
+        if not np.all(np.isfinite(store.efforts) & (store.efforts > 0)):
+            raise ValueError("item state: efforts must be finite and > 0")
+        indptr = np.asarray(state["indptr"])
+        indices = np.asarray(state["indices"]).reshape(-1)
+        values = np.array(state["values"], dtype=np.float32).reshape(-1)
+        _check_rows(indptr, indices, values, n, min(dim, 1 << 16))
+        store.indptr = indptr.astype(np.int64).reshape(n + 1)
+        store._indices = indices.astype(np.uint16)
+        store._values = values
         store.norms = row_norms(store.indptr, store._indices, store._values, first_coord)
         store.alive = np.ones(n, dtype=np.bool_)
         store._row_of = {item_id: r for r, item_id in enumerate(store.ids)}
         if len(store._row_of) != n:
             raise ValueError("item state: duplicate item ids")
         return store
+
+
+def _check_rows(indptr: NDArray[Any], indices: NDArray[Any], values: NDArray[np.float32],
+                n: int, dim: int) -> None:
+    """ValueError unless the arrays are ``n`` CSR rows of sorted coordinates in ``[0, dim)``
+    with finite values."""
+    if indptr.shape != (n + 1,) or indptr.dtype.kind not in "iu" or indices.dtype.kind not in "iu":
+        raise ValueError("item state: rows are not integer CSR arrays of the item count")
+    nnz = indices.shape[0]
+    if values.shape[0] != nnz or indptr[0] != 0 or indptr[-1] != nnz or np.any(
+            np.diff(indptr.astype(np.int64)) < 0):
+        raise ValueError("item state: row offsets do not match the stored coordinates")
+    if nnz and (int(indices.min()) < 0 or int(indices.max()) >= dim):
+        raise ValueError(f"item state: coordinates outside [0, {dim})")
+    if not np.all(np.isfinite(values)):
+        raise ValueError("item state: feature values must be finite")
+    if nnz > 1:
+        follows = np.ones(nnz, dtype=np.bool_)
+        follows[indptr[:-1][indptr[:-1] < nnz].astype(np.int64)] = False  # row starts
+        if np.any(np.diff(indices.astype(np.int64))[follows[1:]] <= 0):
+            raise ValueError("item state: a row's coordinates are not sorted")
+

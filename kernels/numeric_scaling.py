@@ -143,10 +143,15 @@ class NumericScaler:
         """Rebuild a scaler from :meth:`to_state` output."""
         scaler = cls()
         names = state["names"]
-        assert isinstance(names, list)
-        scaler.names = [str(n) for n in names]
+        if not isinstance(names, list | tuple) or not all(isinstance(n, str) for n in names):
+            raise ValueError("scaler state: names must be a list of strings")
+        scaler.names = list(names)
         scaler._column = {n: i for i, n in enumerate(scaler.names)}
+        if len(scaler._column) != len(names):
+            raise ValueError("scaler state: duplicate names")
         for key in ("count", "mean", "m2", "log_mean", "log_m2", "nonpos"):
             arr = np.array(state[key], dtype=np.float64).reshape(len(scaler.names))
+            if not np.all(np.isfinite(arr)):
+                raise ValueError(f"scaler state: {key} must be finite")
             setattr(scaler, key, arr)
         return scaler

@@ -37,7 +37,7 @@ from kernels.evidence import EvidenceProblem, choose_block_variances, choose_coo
 from kernels.features import FeatureRows
 from kernels.item_store import ItemStore
 from kernels.numeric_scaling import NumericScaler
-from kernels.running_median import RunningMedian
+from kernels.running_median import RunningMedian, exact_logs
 
 if TYPE_CHECKING:
     from kernels.estimator import Estimator
@@ -170,7 +170,7 @@ def refit_estimator(est: Estimator) -> Estimator:
     if n > 0:
         _set_posterior(new._model, problem)
     new._rebuild_index()
-    new._median = RunningMedian(logs)
+    new._median = RunningMedian(exact_logs(old.efforts[live]))
 
     window = min(n, cfg.calibration_window)
     if window > 0:

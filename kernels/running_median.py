@@ -2,8 +2,18 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numpy.typing import NDArray
+
+
+def exact_logs(values: NDArray[np.float64]) -> NDArray[np.float64]:
+    """``math.log`` of each value. numpy's vectorised log may differ from the scalar one in
+    the last bit (by CPU, and by where a value sits in the array), and a value added with
+    ``math.log`` must be found again bit for bit by :meth:`RunningMedian.remove`."""
+    return np.array([math.log(v) for v in np.asarray(values, dtype=np.float64).tolist()],
+                    dtype=np.float64)
 
 
 class RunningMedian:

@@ -35,8 +35,8 @@ def event_problem(event: dict[str, Any]) -> str | None:
         return None
     if not isinstance(data, dict):
         return "data is not a map"
-    if not isinstance(data.get("id"), str):
-        return "id is not a string"
+    if not isinstance(data.get("id"), str) or not data["id"]:
+        return "id is not a non-empty string"
     if kind == "actual":
         return None if _effort(data.get("effort")) else "effort is not a positive number"
     if not isinstance(data.get("title", ""), str) or not isinstance(

@@ -108,3 +108,16 @@ def test_columns_and_the_list_of_predictions_agree() -> None:
         assert [a.item_id for a in p.analogies] == [
             cols.analogy_ids[r] for r in cols.analogy_rows[i][live]]
         assert [a.similarity for a in p.analogies] == cols.analogy_similarities[i][live].tolist()
+
+
+def test_a_feature_named_text_stays_apart_from_the_text_driver() -> None:
+    ids, titles, descs, _, efforts = synthetic(200, 9)
+    size = np.random.default_rng(1).lognormal(1, 1, 200)
+    est = Estimator(SMALL)
+    est.learn_many(ids, titles, descs, [{"text": float(s)} for s in size], efforts * size)
+    rows = _rows(est, [{"text": 50.0}] * 9)
+    coef, start = est._model.mean_, est.config.text_start
+    alone = drivers_of(rows, 0, coef, start, 5)
+    assert [name for name, _ in alone].count("text") == 2  # the feature, and the hashed text
+    _assert_same([drivers_of(rows, i, coef, start, 5) for i in range(9)],
+                 drivers_many(rows, coef, start, 5))
