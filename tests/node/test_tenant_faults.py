@@ -112,3 +112,35 @@ async def test_events_pushed_far_ahead_are_not_held() -> None:
         await ref.ask(TenantEvents("t", [item_event(3), *far], 0), timeout=30)
         assert sorted(instances[0].held) == [3]  # waits for seq 2, which the log lacks
         tg.cancel_scope.cancel()
+
+
+@pytest.mark.anyio
+async def test_a_model_left_half_changed_is_rebuilt_with_every_event(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Learning that fails after it began to change the model is not retried item by item
+    (each item would look learned already and be skipped): the actor restarts and its new
+    model learns every event from the log."""
+    from kernels import Estimator, ModelStateError
+
+    async with anyio.create_task_group() as tg:
+        system, ref, instances = await _loaded(tg, [item_event(s) for s in range(1, 4)])
+        real = Estimator.learn_many
+        failures = [1]
+
+        def fails_once(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+            if failures:
+                failures.pop()
+                real(self, *args, **kwargs)
+                raise ModelStateError("learning failed part way")
+            return real(self, *args, **kwargs)
+
+        monkeypatch.setattr(Estimator, "learn_many", fails_once)
+        FakeLog.log = [item_event(s) for s in range(1, 6)]
+        with pytest.raises(RemoteError):
+            await ref.ask(TenantEvents("t", [item_event(4), item_event(5)], 5), timeout=30)
+        reply = await ref.ask(EstimateRequest("t", [{"title": "x"}], [0.5], min_seq=5),
+                              timeout=30)
+        assert reply.seq == 5  # type: ignore[attr-defined]
+        assert system.statistics().restarts == 1 and len(instances) == 2
+        assert instances[-1].model.n_observations == 5
+        tg.cancel_scope.cancel()
