@@ -36,9 +36,10 @@ class MembershipStatistics:
     ring_changes: int
 
 
-#: A node not heard from for this long is forgotten (and leaves ``/v1/cluster``) when
-#: another node joins; a cluster that knows this many nodes refuses new ones until then.
+#: A node not heard from for this long is forgotten (and leaves ``/v1/cluster``), at the
+#: latest a minute later; a cluster that knows this many nodes refuses new ones until then.
 FORGET_AFTER = 3600.0
+_FORGET_CHECK_EVERY = 60.0
 MAX_NODES = 1024
 
 
@@ -58,15 +59,17 @@ class Membership:
         self._ring = Ring([], replication)
         self._ring_changes = 0
         self._speaks: dict[str, frozenset[str]] = {}  # address -> announced message types
+        self._next_forget = clock() + _FORGET_CHECK_EVERY
 
     def beat(self, node_id: str, address: str, draining: bool,
              stats: dict[str, Any] | None) -> None:
         """Record a heartbeat (the first one is the node joining).
 
         Raises :class:`TooManyNodes` for a join when :data:`MAX_NODES` are known."""
+        if node_id not in self._nodes or self._clock() >= self._next_forget:
+            self._forget_silent()
         info = self._nodes.get(node_id)
         if info is None:
-            self._forget_silent()
             if len(self._nodes) >= MAX_NODES:
                 raise TooManyNodes(f"{len(self._nodes)} nodes are known already")
             self._nodes[node_id] = NodeInfo(node_id, address, self._clock(), draining, stats)
@@ -79,7 +82,9 @@ class Membership:
 
     def _forget_silent(self) -> None:
         """Drop nodes not heard from for :data:`FORGET_AFTER` seconds."""
-        deadline = self._clock() - FORGET_AFTER
+        now = self._clock()
+        self._next_forget = now + _FORGET_CHECK_EVERY
+        deadline = now - FORGET_AFTER
         gone = [k for k, n in self._nodes.items() if n.last_seen < deadline]
         for k in gone:
             del self._nodes[k]
@@ -92,6 +97,13 @@ class Membership:
         info = self._nodes.get(node_id)
         if info is not None:
             info.draining = True
+
+    def state(self, info: NodeInfo) -> str:
+        """``live``; ``draining`` (said it is leaving, still beating while it finishes its
+        work); or ``dead`` (silent for ``heartbeat_timeout``, whether it left or failed)."""
+        if info.last_seen < self._clock() - self.heartbeat_timeout:
+            return "dead"
+        return "draining" if info.draining else "live"
 
     def live(self) -> list[NodeInfo]:
         """Nodes that beat recently and are not draining."""
@@ -117,7 +129,9 @@ class Membership:
         return type_name in self._speaks.get(address, ())
 
     def nodes(self) -> list[NodeInfo]:
-        """Every known node, live or not."""
+        """Every known node, live or not (but for those forgotten)."""
+        if self._clock() >= self._next_forget:
+            self._forget_silent()
         return list(self._nodes.values())
 
     def statistics(self) -> MembershipStatistics:
@@ -126,6 +140,6 @@ class Membership:
         return MembershipStatistics(
             known=len(self._nodes),
             live=len(live),
-            draining=sum(1 for n in self._nodes.values() if n.draining),
+            draining=sum(1 for n in self._nodes.values() if self.state(n) == "draining"),
             ring_changes=self._ring_changes,
         )

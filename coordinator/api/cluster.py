@@ -23,7 +23,7 @@ async def cluster(request: Request) -> Response:
         {
             "node_id": n.node_id,
             "address": n.address,
-            "state": "live" if n.node_id in live else ("draining" if n.draining else "dead"),
+            "state": st.membership.state(n),
             "last_heartbeat_ago_s": round(now - n.last_seen, 3),
             "connected": st.system.transport.is_connected(n.address),
             "stats": n.stats or {},

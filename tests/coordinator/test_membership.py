@@ -84,6 +84,25 @@ def test_long_silent_nodes_are_forgotten_and_joins_are_bounded():
     assert len(m.nodes()) == mod.MAX_NODES
 
 
+def test_a_node_that_left_and_went_silent_is_dead_and_forgotten_without_a_join():
+    from coordinator import membership as mod
+
+    clock = Clock()
+    m = Membership(heartbeat_timeout=2.0, replication=1, clock=clock)
+    m.beat("a", "tcp://a:1", False, None)
+    m.beat("b", "tcp://b:1", False, None)
+    m.leave("b")
+    assert m.state(m.nodes()[1]) == "draining"
+    assert m.statistics().draining == 1
+    clock.now += 3  # b finished its work and exited; a beats on
+    m.beat("a", "tcp://a:1", False, None)
+    assert [m.state(n) for n in m.nodes()] == ["live", "dead"]
+    assert m.statistics().draining == 0
+    clock.now += mod.FORGET_AFTER + 60
+    m.beat("a", "tcp://a:1", False, None)  # a beat of a known node, no join
+    assert [n.node_id for n in m.nodes()] == ["a"]
+
+
 def test_heartbeats_that_cannot_be_a_member_are_refused():
     """A beat whose address nng cannot dial (every ask routed to it would fail), with an
     empty or huge node id, or with oversized stats, is refused and joins nothing."""
