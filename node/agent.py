@@ -90,6 +90,10 @@ class NodeAgent:
                 log.info("joined coordinator=%s members=%d", address, len(reply.members))
             self.views[address] = reply
 
+    def answering(self, coordinator: str) -> bool:
+        """Whether ``coordinator`` answered this node's last heartbeat to it."""
+        return coordinator in self.views
+
     def _rings(self, extra: int) -> list[Ring]:
         """Each coordinator's ring, with ``extra`` owners beyond its replication."""
         return [Ring([m[0] for m in v.members], v.replication + extra)

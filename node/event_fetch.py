@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from actors import ActorSystem, AskTimeout, RemoteError
 from actors.messages import FetchEvents, TenantEvents
@@ -14,15 +14,19 @@ class CatchUpFailed(Exception):
     """No coordinator could supply the missing events."""
 
 
-def coordinator_order(system: ActorSystem, coordinators: Sequence[str],
-                      preferred: str | None) -> list[str]:
+def coordinator_order(system: ActorSystem, coordinators: Sequence[str], preferred: str | None,
+                      answering: Callable[[str], bool] | None = None) -> list[str]:
     """The coordinators to ask: ``preferred`` (the one that last pushed events) first, and
-    those without a live nng link last (an ask of a dead one waits its whole timeout)."""
+    those without a live nng link last (an ask of a dead one waits its whole timeout);
+    among the linked ones, those that do not answer heartbeats (``answering``: a stopped
+    or partitioned coordinator keeps its TCP link up) after those that do."""
     candidates = [c for c in coordinators if c != preferred]
     if preferred:
         candidates.insert(0, preferred)
     linked = system.transport.is_connected
-    return sorted(candidates, key=lambda address: not linked(address))
+    if answering is None:
+        return sorted(candidates, key=lambda address: not linked(address))
+    return sorted(candidates, key=lambda address: (not linked(address), not answering(address)))
 
 
 async def fetch_events(system: ActorSystem, coordinators: Sequence[str], tenant: str,

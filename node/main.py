@@ -109,7 +109,8 @@ def config_from_args(args: argparse.Namespace, environ: dict[str, str]) -> NodeC
     )
 
 
-def tenant_spawner(config: NodeConfig, first_owner: Callable[[str], bool]
+def tenant_spawner(config: NodeConfig, first_owner: Callable[[str], bool],
+                   answering: Callable[[str], bool] | None = None,
                    ) -> Callable[[str, Message], ActorFactory | None]:
     """The actor system's ``spawn_missing``: a tenant's actor starts on what a coordinator
     sends a tenant's owners, and on nothing else (it loads the tenant's model, so any other
@@ -119,7 +120,7 @@ def tenant_spawner(config: NodeConfig, first_owner: Callable[[str], bool]
         if name.startswith(ESTIMATOR_PREFIX) and len(name) > len(ESTIMATOR_PREFIX):
             tenant = name[len(ESTIMATOR_PREFIX):]
             if isinstance(msg, TENANT_MESSAGES) and msg.tenant == tenant:
-                return lambda: TenantEstimator(tenant, config, first_owner)
+                return lambda: TenantEstimator(tenant, config, first_owner, answering)
         return None
 
     return spawn_missing
@@ -135,7 +136,8 @@ async def serve(config: NodeConfig) -> None:
     frozen = freeze_startup_objects()
     log.info("kernels ready seconds=%.2f frozen_objects=%d", seconds, frozen)
     system = ActorSystem(Transport(config.listen, config.cluster_secret, config.transport),
-                         spawn_missing=tenant_spawner(config, lambda t: agent.first_owner(t)))
+                         spawn_missing=tenant_spawner(config, lambda t: agent.first_owner(t),
+                                                      lambda a: agent.answering(a)))
     agent = NodeAgent(system, config)
     with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
         async with trio.open_nursery() as nursery:

@@ -79,12 +79,16 @@ class TenantEstimator(Actor):
     mailbox_size = 4096
 
     def __init__(self, tenant: str, config: NodeConfig,
-                 first_owner: Callable[[str], bool] | None = None) -> None:
+                 first_owner: Callable[[str], bool] | None = None,
+                 answering: Callable[[str], bool] | None = None) -> None:
         self.tenant = tenant
         self.config = config
         # Whether this node is the tenant's first owner, the one that saves its snapshots
         # (None: always, as for a single node).
         self._first_owner = first_owner
+        # Whether a coordinator answers this node's heartbeats (None: unknown), so that
+        # fetches go to the ones that do first.
+        self._answering = answering
         self.model = Estimator(EstimatorConfig(), prior=config.prior)
         self.items: dict[str, dict[str, Any]] = {}
         self.last_seq = 0
@@ -555,7 +559,7 @@ class TenantEstimator(Actor):
 
     def _coordinators(self) -> list[str]:
         return coordinator_order(self.system, self.config.coordinators,
-                                 self.preferred_coordinator)
+                                 self.preferred_coordinator, self._answering)
 
     async def _fetch(self, after_seq: int) -> TenantEvents:
         return await fetch_events(self.system, self._coordinators(), self.tenant, after_seq,

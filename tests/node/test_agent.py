@@ -9,10 +9,10 @@ import anyio
 import pytest
 
 from actors import Actor, ActorSystem, Ring, Transport, handles
-from actors.messages import ClusterView, Heartbeat
+from actors.messages import ClusterView, FetchEvents, Heartbeat, TenantEvents
 from node.agent import NodeAgent
 from node.config import NodeConfig
-from node.event_fetch import COORDINATOR_ACTOR
+from node.event_fetch import COORDINATOR_ACTOR, coordinator_order, fetch_events
 from tests.ports import free_tcp_address
 
 SECRET = b"agent-secret"
@@ -110,3 +110,50 @@ def test_the_first_owner_of_a_tenant_is_the_one_that_saves_its_snapshots() -> No
         tenant = f"t{i}"
         first = [a.config.node_id for a in agents if a.first_owner(tenant)]
         assert first == ring.owners(tenant)[:1]
+
+
+class HungCoordinator(Actor):
+    """Up, linked, and answering nothing: a stopped or partitioned coordinator."""
+
+    @handles(Heartbeat)
+    async def beat(self, msg: Heartbeat, sender: str) -> None:
+        await anyio.sleep_forever()
+
+    @handles(FetchEvents)
+    async def fetch(self, msg: FetchEvents, sender: str) -> None:
+        await anyio.sleep_forever()
+
+
+class ServingCoordinator(RecordingCoordinator):
+    @handles(FetchEvents)
+    async def fetch(self, msg: FetchEvents, sender: str) -> TenantEvents:
+        return TenantEvents(msg.tenant, [], 0)
+
+
+@pytest.mark.parametrize("anyio_backend", ["trio"])
+@pytest.mark.anyio
+async def test_events_are_fetched_first_from_a_coordinator_that_answers_heartbeats(
+        anyio_backend):
+    """A hung coordinator keeps its TCP link, so the link alone ranks it first; the agent
+    knows it stopped answering, and a tenant's fetch goes to the other one without waiting
+    out a timeout on it."""
+    hung, live, node = (ActorSystem(Transport(free_tcp_address(), SECRET)) for _ in range(3))
+    config = NodeConfig(node_id="node-0", listen=node.address,
+                        coordinators=(hung.address, live.address), cluster_secret=SECRET,
+                        heartbeat_interval=INTERVAL)
+    agent = NodeAgent(node, config)
+    async with anyio.create_task_group() as tg:
+        for system in (hung, live, node):
+            await tg.start(system.run)
+        hung.spawn(COORDINATOR_ACTOR, HungCoordinator)
+        live.spawn(COORDINATOR_ACTOR, ServingCoordinator)
+        tg.start_soon(agent.run)
+        await anyio.sleep(4 * INTERVAL)
+        assert node.transport.is_connected(hung.address)
+        assert not agent.answering(hung.address) and agent.answering(live.address)
+        order = coordinator_order(node, config.coordinators, hung.address, agent.answering)
+        assert order == [live.address, hung.address]
+        assert coordinator_order(node, config.coordinators, hung.address)[0] == hung.address
+        with anyio.fail_after(1.0):  # well under the 5 s timeout an ask of the hung one waits
+            await fetch_events(node, order, "t", 0, 10, 5.0)
+        tg.cancel_scope.cancel()
