@@ -44,15 +44,14 @@ from kernels.prediction import Prediction, Predictions
 from kernels.running_median import RunningMedian, exact_logs
 
 STATE_VERSION = 5
+N_COMPONENTS = 3
+_LOG_LIMIT = 700.0  # keeps exp() of extreme quantiles finite and > 0
 
 
 class ModelStateError(RuntimeError):
     """Learning failed after it had begun to change the model, which is now inconsistent:
     build it again (from a snapshot and the log). Invalid input raises ValueError instead,
     before anything changes."""
-
-N_COMPONENTS = 3
-_LOG_LIMIT = 700.0  # keeps exp() of extreme quantiles finite and > 0
 
 
 def prior_model(config: EstimatorConfig) -> BayesianLinearRegression:
