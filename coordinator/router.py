@@ -3,10 +3,12 @@
 Writes: after an event batch is committed, it is sent to every owner of the tenant. A lost
 send is repaired by the owner itself (it fetches missing events on the next gap or read).
 
-Reads: the first owner is asked; if it has not answered within ``hedge_delay``, or answers an
-error, the next candidate is asked too, and the first good answer wins (without a task per
-attempt: the asks share one wake-up event). Owners whose link is
-known to be down are tried last.
+Reads: one owner is asked, the one with the fewest of this coordinator's reads in flight
+(the first owner when they are even), so a tenant's reads spread over its R owners as soon as
+one of them is busy, and a busy node's other tenants go to their other owners. If it has not
+answered within ``hedge_delay``, or answers an error, the next candidate is asked too, and the
+first good answer wins (without a task per attempt: the asks share one wake-up event). Owners
+whose link is known to be down are tried last.
 """
 
 from __future__ import annotations
@@ -61,6 +63,8 @@ class Router:
         self.hedge_per_item = hedge_per_item
         self.timeout = timeout
         self._heads: dict[str, int] = {}
+        #: Reads in flight from this coordinator, by node address.
+        self._in_flight: dict[str, int] = {}
         self._reads = self._hedged = self._failed = self._published = self._dropped = 0
 
     def known_head(self, tenant: str) -> int:
@@ -105,14 +109,20 @@ class Router:
                             address)
 
     def candidates(self, tenant: str) -> list[str]:
-        """Addresses to ask for a read, best first: owners, then one spare node."""
+        """Addresses to ask for a read, best first: the owners that are up, the least busy
+        first (reads in flight from here; ties keep the ring's order), then one spare node,
+        then owners whose link is down (also the least busy first)."""
         ring = self.membership.ring()
         preference = ring.preference(tenant)
         chosen = preference[: ring.replication + 1]
-        addresses = [a for a in (self.membership.address_of(n) for n in chosen) if a]
-        up = [a for a in addresses if self.system.transport.is_connected(a)]
-        down = [a for a in addresses if a not in up]
-        return up + down
+        addresses = [self.membership.address_of(n) for n in chosen]
+        owners, spare = addresses[: ring.replication], addresses[ring.replication:]
+        up = [a for a in owners if a and self.system.transport.is_connected(a)]
+        up.sort(key=lambda a: self._in_flight.get(a, 0))
+        rest = [a for a in spare if a and self.system.transport.is_connected(a)]
+        down = [a for a in addresses if a and a not in up and a not in rest]
+        down.sort(key=lambda a: self._in_flight.get(a, 0))
+        return up + rest + down
 
     async def read(self, tenant: str, msg: Message, items: int = 1,
                    fallback: Message | None = None) -> Message:
@@ -134,6 +144,7 @@ class Router:
         target = ESTIMATOR_PREFIX + tenant
         errors: list[str] = []
         waiting: list[tuple[str, PendingAsk]] = []
+        asked: list[str] = []
         deadline = anyio.current_time() + self.timeout
         hedge_after = self.hedge_delay + max(0, items - 1) * self.hedge_per_item
         try:
@@ -145,6 +156,8 @@ class Router:
                     if fallback is not None and not self.membership.speaks(address, msg.TYPE):
                         ask = fallback
                     waiting.append((address, self.system.start_ask(address, target, ask)))
+                    asked.append(address)
+                    self._in_flight[address] = self._in_flight.get(address, 0) + 1
                 except RemoteError as e:
                     errors.append(f"{address}: {e}")
                     continue
@@ -159,6 +172,12 @@ class Router:
         finally:
             for _, pending in waiting:
                 self.system.forget(pending)
+            for address in asked:
+                left = self._in_flight.get(address, 0) - 1
+                if left > 0:
+                    self._in_flight[address] = left
+                else:
+                    self._in_flight.pop(address, None)
         self._failed += 1
         detail = "; ".join(errors) or (
             f"no answer within {self.timeout:g} s (an owner that has just started may still "

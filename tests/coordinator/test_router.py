@@ -85,6 +85,31 @@ async def test_a_fast_first_owner_answers_without_hedging(anyio_backend):
 
 
 @pytest.mark.anyio
+@pytest.mark.parametrize("anyio_backend", ["asyncio", "trio"])
+async def test_reads_at_once_spread_over_the_owners_without_hedging(anyio_backend):
+    async with anyio.create_task_group() as tg:
+        router = await _cluster(tg, [0.3, 0.3], hedge=5.0, timeout=10)
+        replies: list[Pong] = []
+
+        async def read() -> None:
+            reply = await router.read(TENANT, Ping("x"))
+            assert isinstance(reply, Pong)
+            replies.append(reply)
+
+        start = anyio.current_time()
+        async with anyio.create_task_group() as reads:
+            for _ in range(4):
+                reads.start_soon(read)
+        # Two reads on each owner: had they all gone to the first, it would take 1.2 s.
+        assert anyio.current_time() - start < 1.0
+        assert sorted(r.payload for r in replies) == ["0", "0", "1", "1"]
+        assert router.statistics().hedged == 0
+        # Idle again: a single read goes to the first owner.
+        assert (await router.read(TENANT, Ping("y"))).payload == "0"
+        tg.cancel_scope.cancel()
+
+
+@pytest.mark.anyio
 @pytest.mark.parametrize("anyio_backend", ["asyncio"])
 async def test_a_big_read_waits_longer_before_it_is_hedged(anyio_backend):
     async with anyio.create_task_group() as tg:
