@@ -142,6 +142,8 @@ class BenchConfig:
     prepare: bool
     coordinators: int = 1
     tenants: int = 1
+    #: A node sweep starts each node count at ``start`` times the count.
+    start_per_node: bool = False
 
     @property
     def step_bound(self) -> float:
@@ -215,6 +217,9 @@ def build_parser() -> argparse.ArgumentParser:
     w = p.add_argument_group("sweep")
     w.add_argument("--sweep", choices=("rate", "nodes"))
     w.add_argument("--start", type=float, default=200.0, help="first offered rate")
+    w.add_argument("--start-per-node", action="store_true",
+                   help="in a node sweep, start each node count at --start times its node "
+                        "count (so a big cluster does not climb from a small one's rates)")
     w.add_argument("--step", type=float, help="add this to the rate each step")
     w.add_argument("--factor", type=float, help="multiply the rate by this each step")
     w.add_argument("--until-p99", default="10ms", help="p99 objective (default 10ms)")
@@ -358,6 +363,8 @@ def config_from_args(args: argparse.Namespace, environ: dict[str, str] | None = 
     if args.sweep is not None and args.rate is not None:
         raise UsageError("--rate is for a single run; a sweep uses --start with --step or "
                          "--factor")
+    if args.start_per_node and args.sweep != "nodes":
+        raise UsageError("--start-per-node is for --sweep nodes")
     if args.step is not None and args.factor is not None:
         raise UsageError("give --step or --factor, not both")
     if args.factor is not None and args.factor <= 1:
@@ -401,6 +408,7 @@ def config_from_args(args: argparse.Namespace, environ: dict[str, str] | None = 
         results_dir=Path(args.results_dir), capacity_for=args.capacity_for,
         cores_per_server=args.cores_per_server, prepare=not args.no_prepare,
         coordinators=args.coordinators, tenants=args.tenants,
+        start_per_node=args.start_per_node,
     )
     _check_time(config)
     return config

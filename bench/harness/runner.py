@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from bench.cluster_setup import postgres, scratch_dir
 from bench.harness.openloop import (
@@ -217,7 +217,9 @@ def run_all(config: BenchConfig, progress: ProgressBar) -> tuple[list[SweepRecor
             with started_cluster(admin, n, workdir / f"n{n}",
                                  coordinators=config.coordinators,
                                  tenants=config.tenants) as endpoint:
-                result = _sweep_endpoint(config, endpoint, label, progress, deadline)
+                at_n = replace(config, start=config.start * n) if config.start_per_node \
+                    else config
+                result = _sweep_endpoint(at_n, endpoint, label, progress, deadline)
             records.append(SweepRecord(label, n, result))
             if time.monotonic() >= deadline:
                 break

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import pytest
 
-from bench.harness import cli
+from bench.harness import cli, runner
 from bench.harness.cli import main, rate_unit
 from bench.harness.options import (
     BenchConfig,
@@ -19,7 +22,9 @@ from bench.harness.options import (
     parse_duration,
     redact_key,
 )
+from bench.harness.progress import ProgressBar
 from bench.harness.scenarios import Scenario, ScenarioError, parse_mix
+from bench.harness.sweep import SweepResult
 from bench.harness.targets import Endpoint, TargetError, check_reachable, parse_url
 
 
@@ -87,6 +92,7 @@ from bench.harness.targets import Endpoint, TargetError, check_reachable, parse_
      "holds no operation at 10/s"),
     (["--echo-server", "--rate", "10", "--duration", "9" * 400], "bad duration"),
     (["--echo-server", "--rate", "10", "--max-time", "2s"], "no room for one step"),
+    (["--nodes", "1", "--sweep", "rate", "--start-per-node"], "--start-per-node is for"),
     (["--echo-server", "--rate", "10", "--warmup", "2s", "--duration", "5s", "--max-time",
       "12s"], "give at least 13s"),
 ])
@@ -182,6 +188,34 @@ def test_short_real_run_against_a_started_cluster(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr[-2000:]
     text = (tmp_path / "it" / "report.md").read_text()
     assert "Rate sweep: 1 node" in text and "you need" in text
+
+
+def test_a_node_sweep_can_start_each_count_at_its_share_of_the_rate(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    starts: dict[int, list[float]] = {}
+
+    @contextmanager
+    def no_postgres() -> Iterator[tuple[str, ExitStack]]:
+        with ExitStack() as stack:
+            yield "postgresql://unused", stack
+
+    @contextmanager
+    def cluster(admin: str, n: int, *_: object, **__: object) -> Iterator[int]:
+        yield n
+
+    def sweep(config: BenchConfig, endpoint: int, *_: object) -> SweepResult:
+        starts.setdefault(endpoint, []).append(config.start)
+        return SweepResult()
+
+    monkeypatch.setattr(runner, "_admin_postgres", no_postgres)
+    monkeypatch.setattr(runner, "started_cluster", cluster)
+    monkeypatch.setattr(runner, "_sweep_endpoint", sweep)
+    for flag, expected in (([], {1: [30.0], 4: [30.0]}), (["--start-per-node"],
+                                                          {1: [30.0], 4: [120.0]})):
+        starts.clear()
+        runner.run_all(_config("--sweep", "nodes", "--nodes", "1,4", "--start", "30",
+                               "--factor", "1.2", *flag), ProgressBar(io.StringIO()))
+        assert starts == expected
 
 
 def _config(*argv: str) -> BenchConfig:
