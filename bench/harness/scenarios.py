@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 import uuid
 from dataclasses import dataclass, field
 
@@ -196,3 +197,26 @@ class Scenario:
             if r.status_code >= 300:
                 raise ScenarioError(f"importing the history failed: HTTP {r.status_code} "
                                     f"{r.text[:200]}")
+        self._wait_until_answered(base_url, timeout)
+
+    def _wait_until_answered(self, base_url: str, timeout: float) -> None:
+        """Ask each tenant for an estimate until one is answered, so the measured load does
+        not start while the nodes still load the tenants' histories (a fresh cluster loads a
+        tenant on its first read, which would count as the service's latency)."""
+        deadline = time.monotonic() + timeout
+        for key in self.keys:
+            while True:
+                try:
+                    r = httpx.post(base_url + "/v1/estimates", json=_item(0), timeout=timeout,
+                                   headers={"Authorization": f"Bearer {key}"})
+                    if r.status_code == 200:
+                        break
+                    why = f"HTTP {r.status_code} {r.text[:200]}"
+                    if r.status_code != 503:
+                        raise ScenarioError(f"the tenant did not answer an estimate: {why}")
+                except httpx.HTTPError as e:
+                    why = str(e) or type(e).__name__
+                if time.monotonic() > deadline:
+                    raise ScenarioError(f"no estimate was answered within {timeout:g} s of "
+                                        f"the import: {why}")
+                time.sleep(0.2)
