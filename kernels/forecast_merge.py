@@ -74,12 +74,24 @@ def summarise(values: NDArray[np.float64], percentiles: NDArray[np.float64],
                           edges=edges, counts=counts.astype(np.int64))  # fmt: skip
 
 
+def _average_ranks(rows: NDArray[np.float32]) -> NDArray[np.float64]:
+    """``stats.rankdata(rows, axis=1)``, faster: a row without ties is ranked by one
+    argsort (scipy's stable sort is several times slower), a row with ties by scipy."""
+    order = np.argsort(rows, axis=1)
+    ranks = np.empty(rows.shape)
+    np.put_along_axis(ranks, order, np.arange(1.0, rows.shape[1] + 1.0)[None, :], axis=1)
+    tied = (np.diff(np.take_along_axis(rows, order, axis=1), axis=1) == 0).any(axis=1)
+    if tied.any():
+        ranks[tied] = stats.rankdata(rows[tied], axis=1)
+    return ranks
+
+
 def _spearman(efforts: NDArray[np.float32], durations: NDArray[np.float64]) -> NDArray[np.float64]:
     """Rank correlation of each column with ``durations``; 0 where either is constant."""
     n_tasks = efforts.shape[1]
     if efforts.shape[0] < 3:
         return np.zeros(n_tasks)
-    ranks = stats.rankdata(efforts, axis=0)
+    ranks = _average_ranks(np.ascontiguousarray(efforts.T)).T
     ranks -= ranks.mean(axis=0)
     d = stats.rankdata(durations)
     d -= d.mean()

@@ -15,6 +15,10 @@ class ProtocolError(Exception):
     """The server's response could not be parsed as HTTP/1.1."""
 
 
+#: How much of an error response's body is kept to say what went wrong.
+ERROR_BODY_BYTES = 300
+
+
 class Connection:
     """A lazily opened keep-alive connection to ``host:port``; reopened when the server closes.
 
@@ -48,6 +52,9 @@ class Connection:
         self.opened += 1
         return self._reader, self._writer
 
+    #: The start of the last response's body when it was an error (4xx, 5xx) with a length.
+    error_body = b""
+
     async def exchange(self, request: bytes) -> int:
         """Send one request and read its whole response; return the status code.
 
@@ -56,6 +63,7 @@ class Connection:
         Cancellation (e.g. a timeout) leaves the connection unusable: close it.
         """
         reader, writer = await self._ensure_open()
+        self.error_body = b""
         writer.write(request)
         head = await reader.readuntil(b"\r\n\r\n")
         if not head.startswith(b"HTTP/1."):
@@ -78,7 +86,9 @@ class Connection:
         if chunked:
             await _read_chunked(reader)
         elif length >= 0:
-            await reader.readexactly(length)
+            body = await reader.readexactly(length)
+            if status >= 400:
+                self.error_body = body[:ERROR_BODY_BYTES]
         elif status not in (204, 304) and not 100 <= status < 200:
             await reader.read()  # body delimited by the server closing
             close = True

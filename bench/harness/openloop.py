@@ -143,6 +143,8 @@ class RunResult:
     statuses: dict[int, int]
     kinds: dict[str, KindStats]
     connections_opened: int
+    #: The body of the first answer with each error status (its start).
+    error_examples: dict[int, str] = field(default_factory=dict)
 
     @property
     def failures(self) -> int:
@@ -194,6 +196,8 @@ class _State:
     service: LatencyHistogram = field(default_factory=LatencyHistogram)
     start_delay: LatencyHistogram = field(default_factory=LatencyHistogram)
     statuses: Counter[int] = field(default_factory=Counter)
+    #: The body of the first answer with each error status.
+    error_examples: dict[int, str] = field(default_factory=dict)
     kinds: dict[str, KindStats] = field(default_factory=dict)
 
 
@@ -238,6 +242,8 @@ async def _worker(state: _State, conn: Connection) -> None:
         done = clock()
         state.last_done = done
         state.statuses[status] += 1
+        if status >= 400 and status not in state.error_examples:
+            state.error_examples[status] = conn.error_body.decode("utf-8", "replace")
         state.latency.record(done - due)
         state.service.record(done - sent)
         state.start_delay.record(sent - due)
@@ -320,6 +326,7 @@ async def run_open_loop(
         errors=state.errors, timeouts=state.timeouts, dropped=state.dropped, window=window,
         elapsed=elapsed, latency=state.latency, service=state.service,
         start_delay=state.start_delay, statuses=dict(state.statuses), kinds=state.kinds,
+        error_examples=dict(state.error_examples),
         connections_opened=sum(c.opened for c in conns),
     )
 

@@ -92,6 +92,9 @@ def _failures_list(record: SweepRecord) -> list[str]:
     for s in steps:
         lines.append(f"- {s.offered:,.0f}/s offered, {s.failures} of {s.scheduled} failed"
                      + (f" — {s.failures_text}" if s.failures_text else ""))
+        for kind, body in sorted(s.failure_examples.items()):
+            text = " ".join(body.split()).replace("`", "'")
+            lines.append(f"  - the first {kind} answered: `{text}`")
     return lines
 
 

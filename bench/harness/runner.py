@@ -52,7 +52,9 @@ def to_step(result: RunResult) -> Step:
                 units_rate=result.units_rate, p50_ms=s.p50_ms, p90_ms=s.p90_ms,
                 p99_ms=s.p99_ms, p999_ms=s.p999_ms, max_ms=s.max_ms,
                 scheduled=result.scheduled, failures=result.failures, by_kind=by_kind,
-                failure_kinds=result.failure_kinds())
+                failure_kinds=result.failure_kinds(),
+                failure_examples={f"HTTP {k}": v for k, v in result.error_examples.items()
+                                  if v})
 
 
 @dataclass
@@ -83,7 +85,9 @@ class Runner:
             f"  offered {step.offered:8,.0f}/s  achieved {step.achieved:8,.0f}/s  "
             f"p50 {step.p50_ms:7.2f} ms  p99 {step.p99_ms:7.2f} ms  max {step.max_ms:7.1f} ms"
             f"  failures {step.failures}/{step.scheduled}"
-            + (f" ({step.failures_text})" if step.failures else ""))
+            + (f" ({step.failures_text})" if step.failures else "")
+            + "".join(f"\n    the first {kind} answered: {' '.join(body.split())[:200]}"
+                      for kind, body in sorted(step.failure_examples.items())))
         return step
 
     def sweep(self) -> SweepResult:

@@ -49,6 +49,8 @@ class Step:
     by_kind: dict[str, KindLatency] = field(default_factory=dict)  # when more than one kind
     #: The failures by what went wrong: ``HTTP 401``, ``timeout``, ``error``, ``dropped``.
     failure_kinds: dict[str, int] = field(default_factory=dict)
+    #: What the first failure of a kind answered (``HTTP 503``: its body's start).
+    failure_examples: dict[str, str] = field(default_factory=dict)
 
     @property
     def failure_rate(self) -> float:

@@ -177,3 +177,6 @@ def test_failed_responses_are_counted_by_status() -> None:
     assert result.failure_kinds() == {"HTTP 401": 10}
     step = to_step(result)
     assert step.failure_kinds == {"HTTP 401": 10} and step.failures_text == "HTTP 401: 10"
+    # What the first answer of each failing status said, for the report.
+    assert result.error_examples == {401: "{}"}
+    assert step.failure_examples == {"HTTP 401": "{}"}

@@ -171,13 +171,16 @@ def test_failures_are_reported_by_kind() -> None:
     from bench.harness.report import render_markdown
     from bench.harness.sweep import Step, SweepResult
 
-    bad = Step(10, 0, 0, 1, 1, 1, 1, 1, 10, 10, failure_kinds={"HTTP 401": 10})
+    bad = Step(10, 0, 0, 1, 1, 1, 1, 1, 10, 10, failure_kinds={"HTTP 401": 10},
+               failure_examples={"HTTP 401": '{"title": "Unauthorized",\n "detail": "bad key"}'})
     text = render_markdown(_data([SweepRecord("wrong key", None,
                                               SweepResult([bad], None, "at 10/s offered: "
                                                           "10 of 10 operations failed "
                                                           "(HTTP 401: 10)"))]))
     assert "Failures by kind" in text and "- 10/s offered, 10 of 10 failed — HTTP 401: 10" in text
     assert "Stopped: at 10/s offered: 10 of 10 operations failed (HTTP 401: 10)." in text
+    assert ('  - the first HTTP 401 answered: `{"title": "Unauthorized", "detail": "bad key"}`'
+            in text)
     clean = rate_sweep(synthetic(1e6), rate_steps(100, step=100, max_steps=2), Objective(10.0))
     assert "Failures by kind" not in render_markdown(_data([SweepRecord("ok", None, clean)]))
 
