@@ -25,13 +25,14 @@ from __future__ import annotations
 import functools
 import logging
 import math
+import weakref
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import anyio
 import numpy as np
 
-from actors import Actor, Refused, handles, handles_batch
+from actors import Actor, ActorSystem, Refused, handles, handles_batch
 from actors.message import Message
 from actors.messages import (
     EstimateJSONReply,
@@ -71,6 +72,23 @@ THREAD_ITEMS = 256
 def estimator_name(tenant: str) -> str:
     """The actor name of a tenant's estimator on any node."""
     return f"estimator:{tenant}"
+
+
+#: Refits a node runs at once. A refit holds the GIL for most of its time, and a node is one
+#: process per core: more at once would not finish sooner, but would starve the node's event
+#: loop (16 tenants refitting together after a bulk import delayed heartbeats past the
+#: coordinators' timeout on a slow core, and the node was taken for dead).
+REFITS_AT_ONCE = 1
+_refit_limiters: weakref.WeakKeyDictionary[ActorSystem, anyio.CapacityLimiter] = (
+    weakref.WeakKeyDictionary())
+
+
+def refit_limiter(system: ActorSystem) -> anyio.CapacityLimiter:
+    """The limiter that the refits of every tenant on ``system`` (one node) share."""
+    limiter = _refit_limiters.get(system)
+    if limiter is None:
+        limiter = _refit_limiters[system] = anyio.CapacityLimiter(REFITS_AT_ONCE)
+    return limiter
 
 
 class TenantEstimator(Actor):
@@ -253,7 +271,8 @@ class TenantEstimator(Actor):
     async def _refit(self, job: Callable[[], Estimator]) -> None:
         started = anyio.current_time()
         try:
-            refitted = await anyio.to_thread.run_sync(job, abandon_on_cancel=True)
+            refitted = await anyio.to_thread.run_sync(job, abandon_on_cancel=True,
+                                                      limiter=refit_limiter(self.system))
         except Exception:
             log.exception("refit failed tenant=%s", self.tenant)
             self._items_at_refit = {}

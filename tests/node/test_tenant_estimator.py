@@ -531,3 +531,50 @@ async def test_a_json_request_gets_the_same_results_written_as_json() -> None:
         assert any(orjson.loads(a) for a in rendered.analogies)
         assert (rendered.model_version, rendered.seq) == (maps.model_version, maps.seq)
         tg.cancel_scope.cancel()
+
+
+@pytest.mark.anyio
+async def test_the_tenants_of_a_node_refit_one_at_a_time(monkeypatch: pytest.MonkeyPatch
+                                                        ) -> None:
+    """Refits hold the GIL: several at once in one node only starve its event loop."""
+    FakeLog.log = [_varied_event(s) for s in range(1, 31)]
+    running, most = [0], [0]
+    lock = threading.Lock()
+    refit_job = Estimator.refit_job
+
+    def watched_job(self: Estimator) -> object:
+        job = refit_job(self)
+
+        def run() -> Estimator:
+            with lock:
+                running[0] += 1
+                most[0] = max(most[0], running[0])
+            try:
+                threading.Event().wait(0.2)  # long enough for the others to start
+                return job()
+            finally:
+                with lock:
+                    running[0] -= 1
+
+        return run
+
+    monkeypatch.setattr(Estimator, "refit_job", watched_job)
+    async with anyio.create_task_group() as tg:
+        system, config = await _system(tg)
+        config = dataclasses.replace(config, refit_growth=2.0, refit_min_items=20)
+        tenants = {}
+        for name in ("a", "b", "c"):
+            instances: list[TenantEstimator] = []
+            tenants[name] = instances
+            system.spawn(f"estimator:{name}", lambda n=name, i=instances: i.append(
+                TenantEstimator(n, config)) or i[-1])
+        refs = {name: system.ref(system.address, f"estimator:{name}") for name in tenants}
+        for name, ref in refs.items():
+            await ref.ask(EstimateRequest(name, [{"title": "x"}], [0.5]), timeout=30)
+        with anyio.fail_after(30):
+            while not all(i and i[-1].refits >= 1 for i in tenants.values()):
+                for name, ref in refs.items():
+                    await ref.ask(EstimateRequest(name, [{"title": "x"}], [0.5]), timeout=30)
+                await anyio.sleep(0.05)
+        assert most[0] == 1
+        tg.cancel_scope.cancel()
