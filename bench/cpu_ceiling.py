@@ -16,14 +16,15 @@ import argparse
 import multiprocessing as mp
 import os
 import time
+from multiprocessing.queues import Queue
+from multiprocessing.synchronize import Barrier
 
 #: Trials per kernel call: short enough to stop near the deadline, long enough that the
 #: call's own overhead does not count.
 CALL_TRIALS = 2_000
 
 
-def _worker(tasks: int, seconds: float, start: mp.synchronize.Barrier,  # type: ignore[name-defined]
-            out: mp.Queue) -> None:  # type: ignore[type-arg]
+def _worker(tasks: int, seconds: float, start: Barrier, out: Queue[float]) -> None:
     os.environ["NUMBA_NUM_THREADS"] = "1"
     from bench.forecast_speed import random_project
     from kernels.forecast import simulate_part

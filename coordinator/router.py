@@ -109,20 +109,20 @@ class Router:
                             address)
 
     def candidates(self, tenant: str) -> list[str]:
-        """Addresses to ask for a read, best first: the owners that are up, the least busy
-        first (reads in flight from here; ties keep the ring's order), then one spare node,
-        then owners whose link is down (also the least busy first)."""
+        """Addresses to ask for a read, best first: the owners whose link is up, the least
+        busy first (reads in flight from here; ties keep the ring's order), then one spare
+        node; then the same again for those whose link is down."""
         ring = self.membership.ring()
-        preference = ring.preference(tenant)
-        chosen = preference[: ring.replication + 1]
-        addresses = [self.membership.address_of(n) for n in chosen]
-        owners, spare = addresses[: ring.replication], addresses[ring.replication:]
-        up = [a for a in owners if a and self.system.transport.is_connected(a)]
-        up.sort(key=lambda a: self._in_flight.get(a, 0))
-        rest = [a for a in spare if a and self.system.transport.is_connected(a)]
-        down = [a for a in addresses if a and a not in up and a not in rest]
-        down.sort(key=lambda a: self._in_flight.get(a, 0))
-        return up + rest + down
+        chosen = ring.preference(tenant)[: ring.replication + 1]
+        ranked = []
+        for place, node in enumerate(chosen):
+            address = self.membership.address_of(node)
+            if address:
+                ranked.append(((not self.system.transport.is_connected(address),
+                                place >= ring.replication, self._in_flight.get(address, 0)),
+                               address))
+        ranked.sort(key=lambda entry: entry[0])  # stable: ties keep the ring's order
+        return [address for _, address in ranked]
 
     async def read(self, tenant: str, msg: Message, items: int = 1,
                    fallback: Message | None = None) -> Message:

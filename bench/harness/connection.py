@@ -25,6 +25,9 @@ class Connection:
     Not safe for concurrent use: one exchange at a time (the pool hands it to one worker).
     """
 
+    #: The start of the last response's body when it was an error (4xx, 5xx) with a length.
+    error_body = b""
+
     def __init__(self, host: str, port: int, connect_timeout: float = 2.0) -> None:
         self.host = host
         self.port = port
@@ -51,9 +54,6 @@ class Connection:
             self._reader, self._writer = await asyncio.open_connection(self.host, self.port)
         self.opened += 1
         return self._reader, self._writer
-
-    #: The start of the last response's body when it was an error (4xx, 5xx) with a length.
-    error_body = b""
 
     async def exchange(self, request: bytes) -> int:
         """Send one request and read its whole response; return the status code.
