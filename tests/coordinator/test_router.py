@@ -89,6 +89,15 @@ async def test_a_fast_first_owner_answers_without_hedging(anyio_backend):
 async def test_reads_at_once_spread_over_the_owners_without_hedging(anyio_backend):
     async with anyio.create_task_group() as tg:
         router = await _cluster(tg, [0.3, 0.3], hedge=5.0, timeout=10)
+        # Links to both owners up first (an owner whose link is down is asked last).
+        owners = router.candidates(TENANT)
+        for address in owners:
+            router.system.tell(address, ESTIMATOR_PREFIX + TENANT, Ping("warm"))
+        with anyio.fail_after(5):
+            while not all(router.system.transport.is_connected(a)  # noqa: ASYNC110 - polled
+                          for a in owners):
+                await anyio.sleep(0.01)
+        await anyio.sleep(0.4)  # the owners are done with those pings
         replies: list[Pong] = []
 
         async def read() -> None:
